@@ -1,0 +1,31 @@
+# The two Quick start commands (README.md) and the checks CI runs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export SENTRAIL_DATABASE_URL ?= sqlite:///./sentrail.db
+
+.PHONY: setup demo test lint check-migrations bench
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+setup: $(BIN)/.installed
+
+demo: setup
+	$(BIN)/sentrail db upgrade
+	$(BIN)/sentrail project create acme-shop --exist-ok
+	$(BIN)/sentrail serve
+
+test: setup
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: setup
+	$(BIN)/python -m bench.ingest

@@ -1,0 +1,1 @@
+"""HTTP ingestion of Sentry data: SDK envelopes and store bodies, and sentry.io webhooks."""

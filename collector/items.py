@@ -1,0 +1,124 @@
+"""What each envelope item becomes: events, session counters, outcome counts."""
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from collector import sessions
+from collector.normalize import NormalizedEvent, normalize_event
+from collector.parsers import Envelope, Item, parse_json_object
+from collector.settings import CollectorSettings
+from collector.writer import IngestBatch, Outcome
+from rules.extract import KeyExtractor
+from store.errors import BadRequest, PayloadTooLarge
+
+EVENT_ITEMS = frozenset({"event", "transaction"})
+
+
+class ItemReader:
+    def __init__(self, settings: CollectorSettings, extractor: KeyExtractor) -> None:
+        self.settings = settings
+        self.extractor = extractor
+
+    def event(
+        self, payload: bytes, *, kind: str, received_at: datetime, fallback_event_id: object
+    ) -> NormalizedEvent:
+        if len(payload) > self.settings.max_event_bytes:
+            raise PayloadTooLarge(f"{kind} is larger than {self.settings.max_event_bytes} bytes")
+        return self.normalize(
+            parse_json_object(payload, kind),
+            payload,
+            kind=kind,
+            received_at=received_at,
+            fallback_event_id=fallback_event_id,
+        )
+
+    def normalize(
+        self,
+        event: dict[str, Any],
+        payload: bytes,
+        *,
+        kind: str,
+        received_at: datetime,
+        fallback_event_id: object,
+    ) -> NormalizedEvent:
+        return normalize_event(
+            event,
+            kind=kind,
+            payload=payload,
+            received_at=received_at,
+            fallback_event_id=fallback_event_id,
+            extractor=self.extractor,
+        )
+
+    def envelope(self, project_id: int, envelope: Envelope, received_at: datetime) -> IngestBatch:
+        batch = IngestBatch(project_id)
+        session_items = 0
+        for item in envelope.items:
+            kind = item.type
+            if kind in EVENT_ITEMS:
+                if batch.events:
+                    raise BadRequest("an envelope holds at most one event or transaction")
+                batch.events.append(
+                    self.event(
+                        item.payload,
+                        kind=kind,
+                        received_at=received_at,
+                        fallback_event_id=envelope.headers.get("event_id"),
+                    )
+                )
+            elif kind in ("session", "sessions"):
+                session_items += 1
+                if session_items > self.settings.max_session_items:
+                    raise PayloadTooLarge(
+                        f"more than {self.settings.max_session_items} session items"
+                    )
+                self._sessions(batch, item)
+            elif kind == "client_report":
+                self._client_report(batch, item)
+            else:
+                batch.outcomes.append(Outcome("skipped", kind[:64], "unsupported item type", 1))
+        return batch
+
+    def _sessions(self, batch: IngestBatch, item: Item) -> None:
+        # An invalid release-health item is dropped, not fatal: Relay answers 200 and counts it.
+        try:
+            body = parse_json_object(item.payload, f"{item.type} item")
+        except BadRequest:
+            body = {}
+        if item.type == "session":
+            update = sessions.from_session(body)
+            if update is not None:
+                batch.session_updates.append(update)
+                return
+        else:
+            results = sessions.from_aggregates(body)
+            for counts, user in results:
+                batch.sessions.append(counts)
+                if user is not None:
+                    batch.users.append(user)
+            if results:
+                return
+        batch.outcomes.append(Outcome("invalid", item.type, "invalid release health item", 1))
+
+    def _client_report(self, batch: IngestBatch, item: Item) -> None:
+        try:
+            report = parse_json_object(item.payload, "client_report")
+        except BadRequest:
+            batch.outcomes.append(Outcome("invalid", "client_report", "invalid JSON", 1))
+            return
+        for field in ("discarded_events", "rate_limited_events", "filtered_events"):
+            entries = report.get(field)
+            for entry in entries if isinstance(entries, list) else []:
+                if not isinstance(entry, Mapping):
+                    continue
+                quantity = entry.get("quantity")
+                if isinstance(quantity, int) and not isinstance(quantity, bool) and quantity > 0:
+                    batch.outcomes.append(
+                        Outcome(
+                            "client_discarded",
+                            str(entry.get("category", "unknown"))[:64],
+                            str(entry.get("reason", field))[:128],
+                            min(quantity, 2**31),
+                        )
+                    )

@@ -1,0 +1,276 @@
+"""One SDK event → one `event` row, its grouping seed and its correlation keys.
+
+Runs once, at ingest (SENTRY_PROTOCOL.md §C); everything downstream reads the columns it fills.
+"""
+
+import re
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import zstandard
+
+from collector import grouping
+from collector.timestamps import event_time, parse_timestamp
+from rules.extract import EventFields, KeyExtractor
+from store.errors import BadRequest
+
+LEVELS = {"fatal", "error", "warning", "info", "debug"}
+LEVEL_ALIASES = {"warn": "warning", "critical": "fatal", "log": "info"}
+HEX32 = re.compile(r"^[0-9a-f]{32}$")
+HEX16 = re.compile(r"^[0-9a-f]{16}$")
+TAG_LIMIT = 200
+_local = threading.local()
+
+
+def compress(data: bytes) -> bytes:
+    compressor = getattr(_local, "compressor", None)
+    if compressor is None:
+        compressor = _local.compressor = zstandard.ZstdCompressor(level=3)
+    return compressor.compress(data)
+
+
+def decompress(data: bytes) -> bytes:
+    return zstandard.ZstdDecompressor().decompress(data)
+
+
+@dataclass(frozen=True)
+class GroupSeed:
+    """What an event contributes to its issue."""
+
+    hash: str
+    title: str
+    culprit: str
+    type: str
+    level: str
+
+
+@dataclass(frozen=True)
+class NormalizedEvent:
+    row: dict[str, Any]
+    keys: list[tuple[str, str]]
+    group: GroupSeed | None  # transactions are not grouped into issues
+
+
+def normalize_event_id(value: object) -> str | None:
+    """32 lowercase hex; dashed UUIDs are accepted. None when absent or malformed."""
+    if not isinstance(value, str):
+        return None
+    candidate = value.replace("-", "").lower() if len(value) == 36 else value.lower()
+    return candidate if HEX32.match(candidate) else None
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _text(value: object, limit: int) -> str | None:
+    if value is None or isinstance(value, dict | list):
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return text[:limit] if text else None
+
+
+def values_of(container: object) -> list[dict[str, Any]]:
+    """`{"values": [...]}` or a bare list, as exception and breadcrumbs may be."""
+    if isinstance(container, Mapping):
+        container = container.get("values")
+    if isinstance(container, list):
+        return [value for value in container if isinstance(value, dict)]
+    return []
+
+
+def normalize_tags(tags: object) -> dict[str, str]:
+    """An object, or a list of [key, value] pairs; values stringified, both cut to 200."""
+    pairs: list[Any]
+    if isinstance(tags, Mapping):
+        pairs = list(tags.items())
+    elif isinstance(tags, list):
+        pairs = [p for p in tags if isinstance(p, list | tuple) and len(p) == 2]
+    else:
+        return {}
+    result: dict[str, str] = {}
+    for key, value in pairs:
+        if key is None or value is None:
+            continue
+        name = str(key).removeprefix("sentry:")[:TAG_LIMIT]
+        result[name] = (value if isinstance(value, str) else _json_text(value))[:TAG_LIMIT]
+    return result
+
+
+def _json_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def message_of(event: Mapping[str, Any]) -> tuple[str, str]:
+    """(formatted text, grouping template) from `logentry` or the legacy `message`."""
+    entry = event.get("logentry")
+    if not isinstance(entry, Mapping):
+        entry = event.get("message") if isinstance(event.get("message"), Mapping) else None
+    if isinstance(entry, Mapping):
+        template = _string(entry.get("message"))
+        formatted = _string(entry.get("formatted"))
+        if not formatted and template:
+            formatted = _format_params(template, entry.get("params"))
+        return formatted or template, template or formatted
+    text = _string(event.get("message"))
+    return text, text
+
+
+def _string(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _format_params(template: str, params: object) -> str:
+    try:
+        if isinstance(params, list):
+            return template % tuple(params)
+        if isinstance(params, Mapping):
+            return template % dict(params)
+    except (TypeError, ValueError, KeyError):
+        pass
+    return template
+
+
+def _level(value: object, default: str) -> str:
+    if not isinstance(value, str):
+        return default
+    level = LEVEL_ALIASES.get(value.lower(), value.lower())
+    return level if level in LEVELS else default
+
+
+def _first_line(text: str, limit: int = 100) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def title_of(
+    kind: str, event: Mapping[str, Any], exceptions: list[dict[str, Any]], message: str
+) -> str:
+    if kind == "transaction":
+        return _text(event.get("transaction"), 200) or "<unlabeled transaction>"
+    if exceptions:
+        last = exceptions[-1]
+        exc_type = _text(last.get("type"), 128) or "Error"
+        value = _text(last.get("value"), 10_000)
+        return f"{exc_type}: {_first_line(value)}" if value else exc_type
+    return _first_line(message) or "<unlabeled event>"
+
+
+def culprit_of(event: Mapping[str, Any], exceptions: list[dict[str, Any]]) -> str:
+    """Sentry's order: an explicit culprit, the transaction, then the crashing frame."""
+    for field in ("culprit", "transaction"):
+        value = _text(event.get(field), 200)
+        if value:
+            return value
+    frames: list[Any] = []
+    for exc in reversed(exceptions):
+        frames = grouping.frames_of(exc.get("stacktrace"))
+        if frames:
+            break
+    if not frames:
+        frames = grouping.frames_of(event.get("stacktrace"))
+    in_app = [f for f in frames if f.get("in_app") is True] or frames
+    if in_app:
+        frame = in_app[-1]
+        where = _text(frame.get("module"), 200) or _text(frame.get("filename"), 200) or "?"
+        function = _text(frame.get("function"), 200)
+        return f"{where} in {function}" if function else where
+    request = event.get("request")
+    if isinstance(request, Mapping):
+        return _text(request.get("url"), 200) or ""
+    return ""
+
+
+def normalize_event(
+    event: dict[str, Any],
+    *,
+    kind: str,
+    payload: bytes,
+    received_at: datetime,
+    fallback_event_id: object,
+    extractor: KeyExtractor,
+) -> NormalizedEvent:
+    """`kind` is the item type: "event" or "transaction"."""
+    event_id = normalize_event_id(event.get("event_id")) or normalize_event_id(fallback_event_id)
+    if event_id is None:
+        if event.get("event_id") is not None:
+            raise BadRequest("event_id must be 32 hex characters or a UUID")
+        event_id = uuid.uuid4().hex
+    tags = normalize_tags(event.get("tags"))
+    exceptions = values_of(event.get("exception"))
+    breadcrumbs = values_of(event.get("breadcrumbs"))
+    message, template = message_of(event)
+    contexts = _mapping(event.get("contexts"))
+    trace = _mapping(contexts.get("trace"))
+    platform = _text(event.get("platform"), 64)
+    timestamp = event_time(event.get("timestamp"), received_at)
+
+    if kind == "transaction":
+        event_type, level = "transaction", _level(event.get("level"), "info")
+    else:
+        event_type = "error" if exceptions else "default"
+        level = _level(event.get("level"), "error")
+    title = title_of(event_type, event, exceptions, message)
+    culprit = culprit_of(event, exceptions)
+
+    duration_ms = None
+    started = parse_timestamp(event.get("start_timestamp"))
+    if kind == "transaction" and started is not None:
+        duration_ms = max(0.0, (timestamp - started).total_seconds() * 1000)
+    handled = None
+    if exceptions:
+        mechanism = exceptions[-1].get("mechanism")
+        if isinstance(mechanism, Mapping) and isinstance(mechanism.get("handled"), bool):
+            handled = mechanism["handled"]
+
+    trace_id = _text(trace.get("trace_id"), 64)
+    trace_id = trace_id.replace("-", "").lower() if trace_id else None
+    span_id = _text(trace.get("span_id"), 16)
+    parent_span_id = _text(trace.get("parent_span_id"), 16)
+    server_name = _text(event.get("server_name"), 128)
+    row = {
+        "event_id": event_id,
+        "type": event_type,
+        "timestamp": timestamp,
+        "received_at": received_at,
+        "level": level,
+        "platform": platform,
+        "logger": _text(event.get("logger"), 128),
+        "service": (tags.get("service") or server_name or "")[:128] or None,
+        "server_name": server_name,
+        "release": _text(event.get("release"), 250),
+        "environment": _text(event.get("environment"), 64),
+        "transaction": _text(event.get("transaction"), 200),
+        "title": title,
+        "culprit": culprit,
+        "message": message[:8192],
+        "trace_id": trace_id if trace_id and HEX32.match(trace_id) else None,
+        "span_id": span_id.lower() if span_id and HEX16.match(span_id.lower()) else None,
+        "parent_span_id": parent_span_id.lower()
+        if parent_span_id and HEX16.match(parent_span_id.lower())
+        else None,
+        "op": _text(trace.get("op"), 128),
+        "duration_ms": duration_ms,
+        "handled": handled,
+        "tags": tags,
+        "payload": compress(payload),
+    }
+
+    texts = [message] + [v for e in exceptions if isinstance(v := e.get("value"), str)]
+    extra = _mapping(event.get("extra"))
+    keys = extractor.extract(EventFields(tags, breadcrumbs, extra, texts))
+
+    group = None
+    if event_type != "transaction":
+        default = grouping.default_components(
+            exceptions, event.get("stacktrace"), template or message, platform
+        )
+        digest = grouping.grouping_hash(event.get("fingerprint"), default, [title])
+        group = GroupSeed(digest, title, culprit, event_type, level)
+    return NormalizedEvent(row, keys, group)

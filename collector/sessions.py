@@ -1,0 +1,137 @@
+"""Release-health items (SENTRY_PROTOCOL.md §D) → counters per release, environment, minute.
+
+A `session` item is one update of one session: `init` counts it once, and its first terminal
+update (exited, crashed, abnormal) says how it ended; the writer remembers each `sid` so that a
+repeated update counts nothing twice. A `sessions` item carries pre-aggregated counts (what
+sentry-python sends from web apps). Either way the session's start minute is the bucket.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from collector.timestamps import parse_timestamp
+
+OUTCOMES = ("exited", "errored", "abnormal", "crashed")
+
+
+@dataclass(frozen=True)
+class SessionCounts:
+    release: str
+    environment: str
+    started_at: datetime
+    total: int = 0
+    exited: int = 0
+    errored: int = 0
+    abnormal: int = 0
+    crashed: int = 0
+
+
+@dataclass(frozen=True)
+class SessionUpdate:
+    """One `session` item: counted by the writer against what it knows of that `sid`."""
+
+    sid: str | None
+    init: bool
+    outcome: str | None  # one of OUTCOMES once the session has ended
+    counts_bucket: SessionCounts  # release, environment and minute, all counters at zero
+    distinct_id: str | None
+
+    def counts(self, *, started: bool, outcome: str | None) -> SessionCounts:
+        """What to add, given whether the session was counted as started, and how it ended."""
+        bucket = self.counts_bucket
+        fields = {name: 0 for name in OUTCOMES}
+        if outcome is not None:
+            fields[outcome] = 1
+        return SessionCounts(
+            bucket.release,
+            bucket.environment,
+            bucket.started_at,
+            total=1 if started else 0,
+            **fields,
+        )
+
+
+@dataclass(frozen=True)
+class SessionUser:
+    release: str
+    environment: str
+    distinct_id: str
+    crashed: bool
+    seen_at: datetime
+
+
+def _attrs(item: Mapping[str, Any]) -> tuple[str, str] | None:
+    attrs = item.get("attrs")
+    if not isinstance(attrs, Mapping):
+        return None
+    release = attrs.get("release")
+    if not isinstance(release, str) or not release.strip():
+        return None  # release is required; Relay drops such items
+    environment = attrs.get("environment")
+    environment = environment if isinstance(environment, str) and environment else "production"
+    return release[:250], environment[:64]
+
+
+def _minute(value: object) -> datetime | None:
+    parsed = parse_timestamp(value)
+    return parsed.replace(second=0, microsecond=0) if parsed else None
+
+
+def _count(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31:
+        return value
+    return 0
+
+
+def _distinct_id(value: object) -> str | None:
+    if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
+        return str(value)[:200]
+    return None
+
+
+def from_session(item: Mapping[str, Any]) -> SessionUpdate | None:
+    """One session update; None when it is invalid (dropped, counted as an outcome)."""
+    attrs = _attrs(item)
+    started = _minute(item.get("started"))
+    status = item.get("status", "ok")
+    if attrs is None or started is None or not isinstance(status, str):
+        return None
+    release, environment = attrs
+    outcome: str | None = None
+    if status in ("crashed", "abnormal", "errored"):
+        outcome = status
+    elif status == "exited":
+        outcome = "errored" if _count(item.get("errors")) > 0 else "exited"
+    sid = _distinct_id(item.get("sid"))
+    return SessionUpdate(
+        sid=sid[:64] if sid else None,
+        init=item.get("init") is True,
+        outcome=outcome,
+        counts_bucket=SessionCounts(release, environment, started),
+        distinct_id=_distinct_id(item.get("did")),
+    )
+
+
+def from_aggregates(item: Mapping[str, Any]) -> list[tuple[SessionCounts, SessionUser | None]]:
+    attrs = _attrs(item)
+    aggregates = item.get("aggregates")
+    if attrs is None or not isinstance(aggregates, list):
+        return []
+    release, environment = attrs
+    result: list[tuple[SessionCounts, SessionUser | None]] = []
+    for bucket in aggregates:
+        if not isinstance(bucket, Mapping):
+            continue
+        started = _minute(bucket.get("started"))
+        if started is None:
+            continue
+        ended = {name: _count(bucket.get(name)) for name in OUTCOMES}
+        counts = SessionCounts(release, environment, started, total=sum(ended.values()), **ended)
+        did = _distinct_id(bucket.get("did"))
+        user = None
+        if did:
+            user = SessionUser(release, environment, did, ended["crashed"] > 0, started)
+        result.append((counts, user))
+    return result

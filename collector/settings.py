@@ -1,0 +1,25 @@
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class CollectorSettings(BaseSettings):
+    """Limits and knobs of the ingest path. Sizes are bytes."""
+
+    model_config = SettingsConfigDict(env_prefix="SENTRAIL_", env_file=".env", extra="ignore")
+
+    # Relay allows 200 MiB decompressed envelopes, mostly for attachments; sentrail does not
+    # store attachments, so a smaller cap bounds memory per request. Raise it if you must.
+    max_body_bytes: int = Field(default=20 * MiB, ge=1024)
+    max_envelope_bytes: int = Field(default=20 * MiB, ge=1024)
+    max_event_bytes: int = Field(default=1 * MiB, ge=1024)
+    max_session_items: int = Field(default=100, ge=1)
+    # Events per project per minute; 0 turns the limit off.
+    rate_limit_per_minute: int = Field(default=0, ge=0)
+    # Group commit: how many requests wait for the writer before new ones get a 503.
+    writer_max_pending: int = Field(default=4096, ge=1)
+    writer_max_batch: int = Field(default=512, ge=1)
+    # How long the writer waits for more requests before it commits (seconds).
+    writer_linger: float = Field(default=0.0, ge=0, le=0.1)
+    retry_after_seconds: int = Field(default=5, ge=1)

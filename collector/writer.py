@@ -1,0 +1,169 @@
+"""Group commit: requests that arrive while a commit runs share the next transaction.
+
+A request is answered only after the transaction holding its data has committed (DESIGN.md
+decision 1). One writer thread per process owns the write path; the event loop only waits.
+"""
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from collector.normalize import NormalizedEvent
+from collector.persist import write_batches
+from collector.sessions import SessionCounts, SessionUpdate, SessionUser
+from store.engine import Database
+from store.errors import BadRequest, SentrailError, Unavailable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    outcome: str
+    category: str
+    reason: str
+    quantity: int
+
+
+@dataclass
+class IngestBatch:
+    """Everything one request asks to store, for one project."""
+
+    project_id: int
+    events: list[NormalizedEvent] = field(default_factory=list)
+    sessions: list[SessionCounts] = field(default_factory=list)  # pre-aggregated
+    users: list[SessionUser] = field(default_factory=list)
+    session_updates: list[SessionUpdate] = field(default_factory=list)  # one session each
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not (
+            self.events or self.sessions or self.users or self.session_updates or self.outcomes
+        )
+
+
+@dataclass
+class _Request:
+    batch: IngestBatch
+    loop: asyncio.AbstractEventLoop
+    future: "asyncio.Future[None]"
+
+
+class Writer:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        max_pending: int,
+        max_batch: int,
+        linger: float,
+        retry_after: int,
+    ) -> None:
+        self._database = database
+        self._queue: queue.Queue[_Request | None] = queue.Queue()
+        self._max_pending = max_pending
+        self._max_batch = max_batch
+        self._linger = linger
+        self._retry_after = retry_after
+        self._thread = threading.Thread(target=self._run, name="sentrail-writer", daemon=True)
+        self.commits = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Drains what is queued, then ends the thread."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    @property
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    async def submit(self, batch: IngestBatch) -> None:
+        if batch.is_empty():
+            return
+        if self._queue.qsize() >= self._max_pending:
+            raise Unavailable(
+                "ingest is overloaded, retry later", headers={"Retry-After": str(self._retry_after)}
+            )
+        loop = asyncio.get_running_loop()
+        request = _Request(batch, loop, loop.create_future())
+        self._queue.put(request)
+        await request.future
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                break
+            group = [first]
+            deadline = time.monotonic() + self._linger
+            while len(group) < self._max_batch:
+                try:
+                    timeout = deadline - time.monotonic()
+                    item = (
+                        self._queue.get(timeout=timeout)
+                        if timeout > 0
+                        else self._queue.get_nowait()
+                    )
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                group.append(item)
+            self._commit(group)
+
+    def _commit(self, group: list[_Request]) -> None:
+        try:
+            self._write([r.batch for r in group])
+        except Exception as exc:
+            if len(group) > 1 and not _is_outage(exc):
+                # One bad batch must not fail the others: retry each alone.
+                for request in group:
+                    self._commit([request])
+                return
+            self._finish(group, _as_error(exc))
+            return
+        self._finish(group, None)
+
+    def _write(self, batches: list[IngestBatch]) -> None:
+        engine = self._database.engine.execution_options(sqlite_immediate=True)
+        with engine.begin() as connection:
+            write_batches(connection, batches)
+        self.commits += 1
+
+    def _finish(self, group: list[_Request], error: SentrailError | None) -> None:
+        for request in group:
+            request.loop.call_soon_threadsafe(_settle, request.future, error)
+
+
+def _settle(future: "asyncio.Future[None]", error: SentrailError | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+def _is_outage(exc: Exception) -> bool:
+    return isinstance(exc, OperationalError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+
+
+def _as_error(exc: Exception) -> SentrailError:
+    if isinstance(exc, IntegrityError):
+        log.warning("batch refused by the database: %s", exc)
+        return BadRequest("the event could not be stored: it breaks a database constraint")
+    log.error("storing a batch failed", exc_info=exc)
+    return Unavailable("storage is unavailable, retry later", headers={"Retry-After": "5"})

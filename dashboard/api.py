@@ -1,0 +1,80 @@
+"""The read API, `/api/v1` (CONTRACT.md)."""
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from dashboard import queries, schemas
+from dashboard.settings import DashboardSettings
+from store.errors import BadRequest, Unauthorized
+from store.session import SessionDep
+
+
+def require_token(request: Request) -> None:
+    settings: DashboardSettings = request.state.dashboard_settings
+    token = settings.dashboard_token
+    if token is None:
+        return
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+        raise Unauthorized(
+            "a valid Bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
+
+
+router = APIRouter(prefix="/api/v1", tags=["read"], dependencies=[Depends(require_token)])
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+def _cursor(cursor: str | None) -> int | None:
+    if cursor is None or cursor == "":
+        return None
+    if not cursor.isdigit() or len(cursor) > 18:
+        raise BadRequest("invalid cursor")
+    return int(cursor)
+
+
+@router.get("/events/{event_id}", response_model=schemas.EventDetail)
+def get_event(event_id: str, session: SessionDep) -> schemas.EventDetail:
+    return queries.get_event(session=session, event_id=event_id)
+
+
+@router.get("/issues", response_model=schemas.IssueList)
+def list_issues(
+    session: SessionDep,
+    release: str | None = None,
+    service: str | None = None,
+    status: str | None = None,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> schemas.IssueList:
+    return queries.list_issues(
+        session=session,
+        release=release,
+        service=service,
+        status=status,
+        limit=limit,
+        cursor=_cursor(cursor),
+    )
+
+
+@router.get("/issues/{issue_id}", response_model=schemas.IssueDetail)
+def get_issue(
+    issue_id: Annotated[int, Path(ge=1, le=2**62)], session: SessionDep
+) -> schemas.IssueDetail:
+    return queries.get_issue(session=session, issue_id=issue_id)
+
+
+@router.get("/sessions", response_model=schemas.SessionList)
+def session_totals(
+    session: SessionDep, release: str | None = None, environment: str | None = None
+) -> schemas.SessionList:
+    """Release-health counters as stored (an addition to CONTRACT.md)."""
+    return queries.session_totals(session=session, release=release, environment=environment)
+
+
+@router.get("/outcomes", response_model=schemas.OutcomeList)
+def outcome_totals(session: SessionDep) -> schemas.OutcomeList:
+    """Items received but not stored as events (an addition to CONTRACT.md)."""
+    return queries.outcome_totals(session=session)

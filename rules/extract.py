@@ -1,0 +1,70 @@
+"""Pull business keys out of one event, following the configured rules."""
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rules.config import CorrelationRules, KeyRule
+
+MAX_VALUE_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class EventFields:
+    """The parts of a normalised event that may carry a key."""
+
+    tags: Mapping[str, str]
+    breadcrumbs: Iterable[Mapping[str, Any]]
+    extra: Mapping[str, Any]
+    texts: Iterable[str]
+
+
+class KeyExtractor:
+    def __init__(self, rules: CorrelationRules) -> None:
+        self._rules = [(rule, [re.compile(p) for p in rule.patterns]) for rule in rules.keys]
+
+    def extract(self, fields: EventFields) -> list[tuple[str, str]]:
+        """Distinct (name, value) pairs, in rule order."""
+        found: dict[tuple[str, str], None] = {}
+        breadcrumbs = [c for c in fields.breadcrumbs if isinstance(c.get("data"), Mapping)]
+        texts = [t for t in fields.texts if t]
+        for rule, patterns in self._rules:
+            for value in _values(rule, patterns, fields, breadcrumbs, texts):
+                cleaned = _clean(value)
+                if cleaned and cleaned not in rule.ignore_values:
+                    found[(rule.name, cleaned)] = None
+        return list(found)
+
+
+def _values(
+    rule: KeyRule,
+    patterns: list[re.Pattern[str]],
+    fields: EventFields,
+    breadcrumbs: list[Mapping[str, Any]],
+    texts: list[str],
+) -> Iterable[Any]:
+    for tag in rule.tags:
+        if tag in fields.tags:
+            yield fields.tags[tag]
+    for crumb in breadcrumbs:
+        data = crumb["data"]
+        for key in rule.breadcrumb_data:
+            if key in data:
+                yield data[key]
+    for key in rule.extra:
+        if key in fields.extra:
+            yield fields.extra[key]
+    for pattern in patterns:
+        for text in texts:
+            for match in pattern.finditer(text):
+                yield match.group("value")
+
+
+def _clean(value: Any) -> str | None:
+    if isinstance(value, bool) or value is None or isinstance(value, dict | list):
+        return None
+    text = str(value).strip()
+    if not text or len(text) > MAX_VALUE_LENGTH:
+        return None
+    return text

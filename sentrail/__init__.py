@@ -1,0 +1,1 @@
+"""The sentrail command and the composition of its apps."""

@@ -1,0 +1,3 @@
+from sentrail.cli import app
+
+app(prog_name="sentrail")

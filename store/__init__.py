@@ -1,0 +1,1 @@
+"""Schema, engine, session factory and database settings: the room every other package shares."""

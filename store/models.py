@@ -1,0 +1,193 @@
+"""Every table sentrail has. Timestamps are UTC-aware and end in `_at`; names are singular."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from store.types import BigId, UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class Project(Base):
+    """A Sentry project: one DSN (public key) that SDKs send to."""
+
+    __tablename__ = "project"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    public_key: Mapped[str] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime]
+
+
+class Issue(Base):
+    """Events grouped by their grouping hash (SENTRY_PROTOCOL.md §F)."""
+
+    __tablename__ = "issue"
+    __table_args__ = (UniqueConstraint("project_id", "hash"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    hash: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(Text)
+    culprit: Mapped[str] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(32))
+    level: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="unresolved")
+    substatus: Mapped[str] = mapped_column(String(16), default="new")
+    count: Mapped[int] = mapped_column(BigId, default=0)
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    first_release: Mapped[str | None] = mapped_column(String(250))
+    last_release: Mapped[str | None] = mapped_column(String(250))
+    resolved_at: Mapped[datetime | None]
+    regressed_at: Mapped[datetime | None]
+    regressed_release: Mapped[str | None] = mapped_column(String(250))
+
+
+class Event(Base):
+    """One error, message or transaction, normalised once at ingest, raw payload kept beside it."""
+
+    __tablename__ = "event"
+    __table_args__ = (
+        UniqueConstraint("project_id", "event_id"),
+        Index(None, "event_id"),
+        Index(None, "trace_id"),
+        Index(None, "release", "timestamp"),
+        Index(None, "issue_id", "timestamp"),
+        Index(None, "timestamp"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    event_id: Mapped[str] = mapped_column(String(32))
+    type: Mapped[str] = mapped_column(String(16))
+    timestamp: Mapped[datetime]
+    received_at: Mapped[datetime]
+    level: Mapped[str] = mapped_column(String(16))
+    platform: Mapped[str | None] = mapped_column(String(64))
+    logger: Mapped[str | None] = mapped_column(String(128))
+    service: Mapped[str | None] = mapped_column(String(128))
+    server_name: Mapped[str | None] = mapped_column(String(128))
+    release: Mapped[str | None] = mapped_column(String(250))
+    environment: Mapped[str | None] = mapped_column(String(64))
+    transaction: Mapped[str | None] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(Text)
+    culprit: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    trace_id: Mapped[str | None] = mapped_column(String(32))
+    span_id: Mapped[str | None] = mapped_column(String(16))
+    parent_span_id: Mapped[str | None] = mapped_column(String(16))
+    op: Mapped[str | None] = mapped_column(String(128))
+    duration_ms: Mapped[float | None] = mapped_column(Float)
+    handled: Mapped[bool | None] = mapped_column(Boolean)
+    tags: Mapped[dict[str, Any]]
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("issue.id"))
+    source: Mapped[str] = mapped_column(String(16), default="sdk")
+    # zstd-compressed JSON of the payload as received, so ingest rules can be re-run later.
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CorrelationKey(Base):
+    """A business key (order ID, transaction ID, …) an event carries, extracted at ingest."""
+
+    __tablename__ = "correlation_key"
+    __table_args__ = (
+        UniqueConstraint("event_row_id", "name", "value"),
+        Index(None, "name", "value"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_row_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(String(200))
+
+
+class SessionCount(Base):
+    """Release-health counters per release, environment and minute (SENTRY_PROTOCOL.md §D)."""
+
+    __tablename__ = "session_count"
+    __table_args__ = (UniqueConstraint("project_id", "release", "environment", "started_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    release: Mapped[str] = mapped_column(String(250))
+    environment: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime]
+    total: Mapped[int] = mapped_column(BigId, default=0)
+    exited: Mapped[int] = mapped_column(BigId, default=0)
+    errored: Mapped[int] = mapped_column(BigId, default=0)
+    abnormal: Mapped[int] = mapped_column(BigId, default=0)
+    crashed: Mapped[int] = mapped_column(BigId, default=0)
+
+
+class SessionState(Base):
+    """Where each individual session (`session` items, keyed by `sid`) stands.
+
+    SDKs send a session's terminal status more than once (with the crash event, and again when
+    the session ends): remembering it here makes every session count once.
+    """
+
+    __tablename__ = "session_state"
+    __table_args__ = (UniqueConstraint("project_id", "sid"), Index(None, "updated_at"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    sid: Mapped[str] = mapped_column(String(64))
+    started: Mapped[bool] = mapped_column(Boolean, default=False)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    updated_at: Mapped[datetime]
+
+
+class SessionUser(Base):
+    """Distinct users (session `did`) per release, for crash-free users."""
+
+    __tablename__ = "session_user"
+    __table_args__ = (UniqueConstraint("project_id", "release", "environment", "distinct_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    release: Mapped[str] = mapped_column(String(250))
+    environment: Mapped[str] = mapped_column(String(64))
+    distinct_id: Mapped[str] = mapped_column(String(200))
+    crashed: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_seen_at: Mapped[datetime]
+
+
+class ItemOutcome(Base):
+    """Counts of what arrived and was not stored as an event: skipped items, client reports."""
+
+    __tablename__ = "item_outcome"
+    __table_args__ = (UniqueConstraint("project_id", "hour_at", "outcome", "category", "reason"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    hour_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(128))
+    quantity: Mapped[int] = mapped_column(BigId, default=0)

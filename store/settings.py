@@ -1,0 +1,29 @@
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DatabaseSettings(BaseSettings):
+    """Where the data lives. SQLite (a file) is the embedded default; PostgreSQL is production."""
+
+    model_config = SettingsConfigDict(env_prefix="SENTRAIL_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./sentrail.db"
+    database_pool_size: int = 10
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_backend(cls, url: str) -> str:
+        # psycopg 3 is the driver we ship; accept the URL forms people paste from elsewhere.
+        for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        if url.startswith(("sqlite://", "postgresql+psycopg://")):
+            return url
+        raise ValueError("SENTRAIL_DATABASE_URL must be a sqlite:// or postgresql:// URL")
+
+    @field_validator("database_pool_size")
+    @classmethod
+    def _positive(cls, size: int) -> int:
+        if size < 1:
+            raise ValueError("SENTRAIL_DATABASE_POOL_SIZE must be at least 1")
+        return size

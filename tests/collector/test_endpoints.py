@@ -1,0 +1,229 @@
+import gzip
+import uuid
+import zlib
+
+import brotli
+import httpx
+import orjson
+import pytest
+import zstandard
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from store.engine import Database
+from store.models import CorrelationKey, Event, Issue, ItemOutcome
+from tests.collector.envelopes import envelope_bytes, event
+from tests.conftest import ProjectKey
+
+
+def count(database: Database, model: type) -> int:
+    with database.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def post(client: TestClient, project: ProjectKey, body: bytes, **headers: str) -> httpx.Response:
+    return client.post(
+        f"/api/{project.id}/envelope/", content=body, headers={**project.auth, **headers}
+    )
+
+
+def test_envelope_event_is_stored_and_answered_with_its_id(
+    client: TestClient, project: ProjectKey, database: Database
+) -> None:
+    sent = event(tags={"order_id": "o-1"})
+    response = client.post(
+        f"/api/{project.id}/envelope/", content=envelope_bytes(sent), headers=project.auth
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"id": sent["event_id"]}
+    stored = client.get(f"/api/v1/events/{sent['event_id']}").json()
+    assert stored["service"] == "payment"
+    assert stored["keys"] == {"order_id": ["o-1"]}
+    assert stored["payload"]["message"] == "something happened"
+    assert count(database, Issue) == 1
+
+
+AUTH_FORMS = {
+    "x-sentry-auth": lambda key: (
+        {"X-Sentry-Auth": f"Sentry sentry_key={key}, sentry_version=7"},
+        "",
+    ),
+    "lowercase-prefix": lambda key: (
+        {"X-Sentry-Auth": f"sentry sentry_key={key},sentry_version=7"},
+        "",
+    ),
+    "authorization": lambda key: ({"Authorization": f"Sentry sentry_key={key}"}, ""),
+    "query": lambda key: ({}, f"?sentry_version=7&sentry_key={key}&sentry_client=node"),
+}
+
+
+@pytest.mark.parametrize("form", sorted(AUTH_FORMS))
+def test_every_auth_form_is_accepted(client: TestClient, project: ProjectKey, form: str) -> None:
+    headers, query = AUTH_FORMS[form](project.key)
+    response = client.post(
+        f"/api/{project.id}/envelope/{query}", content=envelope_bytes(event()), headers=headers
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_dsn_in_the_envelope_header_authenticates(client: TestClient, project: ProjectKey) -> None:
+    dsn = f"http://{project.key}@localhost/{project.id}"
+    response = client.post(
+        f"/api/{project.id}/envelope/", content=envelope_bytes(event(), headers={"dsn": dsn})
+    )
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    ("headers", "query", "dsn_key", "status"),
+    [
+        ({}, "", None, 401),
+        ({"X-Sentry-Auth": "Sentry sentry_version=7"}, "", None, 401),
+        ({"X-Sentry-Auth": "Sentry sentry_key=deadbeef"}, "", None, 403),
+        ({}, "?sentry_key=deadbeef", None, 403),
+        ({}, "", "deadbeef", 403),
+        ({"X-Sentry-Auth": "Sentry sentry_key=KEY"}, "?sentry_key=deadbeef", None, 401),
+        ({"X-Sentry-Auth": "Sentry sentry_key=KEY"}, "", "deadbeef", 401),
+        ({"X-Sentry-Auth": "Sentry sentry_key=not a key!"}, "", None, 401),
+    ],
+)
+def test_bad_auth_is_refused_and_nothing_stored(
+    client: TestClient,
+    project: ProjectKey,
+    database: Database,
+    headers: dict[str, str],
+    query: str,
+    dsn_key: str | None,
+    status: int,
+) -> None:
+    headers = {k: v.replace("KEY", project.key) for k, v in headers.items()}
+    envelope_headers = {"dsn": f"http://{dsn_key}@h/{project.id}"} if dsn_key else {}
+    response = client.post(
+        f"/api/{project.id}/envelope/{query}",
+        content=envelope_bytes(event(), headers=envelope_headers),
+        headers=headers,
+    )
+    assert response.status_code == status
+    assert isinstance(response.json()["detail"], str)
+    assert count(database, Event) == 0
+
+
+def test_unknown_project_is_403(client: TestClient, project: ProjectKey) -> None:
+    response = client.post(
+        f"/api/{project.id + 100}/envelope/", content=envelope_bytes(event()), headers=project.auth
+    )
+    assert response.status_code == 403
+    assert "unknown project" in response.json()["detail"]
+
+
+ENCODERS = {
+    "gzip": gzip.compress,
+    "deflate": zlib.compress,
+    "br": brotli.compress,
+    "zstd": zstandard.ZstdCompressor().compress,
+}
+
+
+@pytest.mark.parametrize("encoding", sorted(ENCODERS))
+def test_compressed_bodies(client: TestClient, project: ProjectKey, encoding: str) -> None:
+    sent = event()
+    body = ENCODERS[encoding](envelope_bytes(sent))
+    response = post(client, project, body, **{"Content-Encoding": encoding})
+    assert response.status_code == 200, response.text
+    assert client.get(f"/api/v1/events/{sent['event_id']}").status_code == 200
+
+
+def test_chunked_body(client: TestClient, project: ProjectKey) -> None:
+    sent = event()
+    body = envelope_bytes(sent)
+    chunks = (body[i : i + 100] for i in range(0, len(body), 100))
+    response = client.post(f"/api/{project.id}/envelope/", content=chunks, headers=project.auth)
+    assert response.status_code == 200, response.text
+
+
+def test_store_endpoint_plain_and_base64_zlib(client: TestClient, project: ProjectKey) -> None:
+    import base64
+
+    plain, packed = event(), event()
+    r1 = client.post(f"/api/{project.id}/store/", content=orjson.dumps(plain), headers=project.auth)
+    r2 = client.post(
+        f"/api/{project.id}/store/",
+        content=base64.b64encode(zlib.compress(orjson.dumps(packed))),
+        headers=project.auth,
+    )
+    assert (r1.status_code, r2.status_code) == (200, 200)
+    assert r2.json() == {"id": packed["event_id"]}
+    payload = client.get(f"/api/v1/events/{packed['event_id']}").json()["payload"]
+    assert payload["event_id"] == packed["event_id"]  # the raw payload is the JSON, decoded
+
+
+def test_same_event_three_times_is_stored_once(
+    client: TestClient, project: ProjectKey, database: Database
+) -> None:
+    sent = event(tags={"order_id": "o-1"})
+    for _ in range(3):
+        assert post(client, project, envelope_bytes(sent)).status_code == 200
+    assert count(database, Event) == 1
+    assert count(database, CorrelationKey) == 1
+    issue = client.get("/api/v1/issues").json()["issues"][0]
+    assert issue["count"] == 1
+
+
+def test_cors_preflight_for_browser_sdks(client: TestClient, project: ProjectKey) -> None:
+    response = client.options(
+        f"/api/{project.id}/envelope/",
+        headers={
+            "Origin": "https://shop.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"
+    posted = client.post(
+        f"/api/{project.id}/envelope/?sentry_key={project.key}",
+        content=envelope_bytes(event()),
+        headers={"Origin": "https://shop.example"},
+    )
+    assert posted.headers["access-control-allow-origin"] == "*"
+    api = client.get("/api/v1/issues", headers={"Origin": "https://shop.example"})
+    assert "access-control-allow-origin" not in api.headers
+
+
+def test_items_other_than_events_are_counted_not_fatal(
+    client: TestClient, project: ProjectKey, database: Database
+) -> None:
+    report = {
+        "timestamp": 1764237600,
+        "discarded_events": [{"reason": "queue_overflow", "category": "error", "quantity": 3}],
+    }
+    body = (
+        b"{}\n"
+        + b'{"type":"attachment","length":3}\nabc\n'
+        + b'{"type":"future_thing"}\n{"x":1}\n'
+        + b'{"type":"client_report"}\n'
+        + orjson.dumps(report)
+        + b"\n"
+    )
+    response = post(client, project, body)
+    assert response.status_code == 200
+    assert response.json() == {}
+    outcomes = client.get("/api/v1/outcomes").json()["outcomes"]
+    as_tuples = {(o["outcome"], o["category"], o["reason"], o["quantity"]) for o in outcomes}
+    assert as_tuples == {
+        ("client_discarded", "error", "queue_overflow", 3),
+        ("skipped", "attachment", "unsupported item type", 1),
+        ("skipped", "future_thing", "unsupported item type", 1),
+    }
+    assert count(database, ItemOutcome) == 3
+
+
+def test_two_events_in_one_envelope_is_400(client: TestClient, project: ProjectKey) -> None:
+    response = post(client, project, envelope_bytes(event(), event()))
+    assert response.status_code == 400
+
+
+def test_event_id_may_be_a_dashed_uuid(client: TestClient, project: ProjectKey) -> None:
+    dashed = str(uuid.uuid4())
+    response = post(client, project, envelope_bytes(event(event_id=dashed)))
+    assert response.json() == {"id": dashed.replace("-", "")}

@@ -1,0 +1,49 @@
+import pytest
+from typer.testing import CliRunner
+
+from sentrail.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(empty_database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("SENTRAIL_DATABASE_URL", empty_database_url)
+    return empty_database_url
+
+
+def test_db_and_project_commands(env: str) -> None:
+    current = runner.invoke(app, ["db", "current"])
+    assert "current: none" in current.output and "behind" in current.output
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    assert "up to date" in runner.invoke(app, ["db", "current"]).output
+
+    created = runner.invoke(app, ["project", "create", "shop", "--url", "http://sentrail:9000"])
+    assert created.exit_code == 0, created.output
+    dsn = created.output.strip().splitlines()[-1]
+    assert dsn.startswith("http://") and dsn.endswith("@sentrail:9000/1")
+
+    again = runner.invoke(app, ["project", "create", "shop"])
+    assert again.exit_code == 1 and "exists already" in again.output
+    same = runner.invoke(
+        app, ["project", "create", "shop", "--exist-ok", "--url", "http://sentrail:9000"]
+    )
+    assert same.output.strip().splitlines()[-1] == dsn
+
+    listed = runner.invoke(app, ["project", "list", "--url", "http://sentrail:9000"])
+    assert listed.output.strip() == f"1\tshop\t{dsn}"
+
+    assert runner.invoke(app, ["db", "downgrade", "base"]).exit_code == 0
+    assert "current: none" in runner.invoke(app, ["db", "current"]).output
+
+
+def test_every_command_has_help() -> None:
+    for args in (
+        ["--help"],
+        ["serve", "--help"],
+        ["db", "--help"],
+        ["project", "--help"],
+        ["project", "create", "--help"],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0 and "Usage" in result.output
