@@ -3,10 +3,25 @@ from collector.sessions import from_aggregates, from_session
 
 def test_session_update_names_its_start_and_end() -> None:
     started = "2026-11-27T10:00:42Z"
-    first = from_session({"sid": "s", "did": "u1", "init": True, "started": started,
-                          "status": "ok", "attrs": {"release": "r1"}})
-    last = from_session({"sid": "s", "did": "u1", "started": started, "status": "crashed",
-                         "attrs": {"release": "r1", "environment": "prod"}})
+    first = from_session(
+        {
+            "sid": "s",
+            "did": "u1",
+            "init": True,
+            "started": started,
+            "status": "ok",
+            "attrs": {"release": "r1"},
+        }
+    )
+    last = from_session(
+        {
+            "sid": "s",
+            "did": "u1",
+            "started": started,
+            "status": "crashed",
+            "attrs": {"release": "r1", "environment": "prod"},
+        }
+    )
     assert first is not None and last is not None
     assert (first.sid, first.init, first.outcome) == ("s", True, None)
     assert first.counts_bucket.environment == "production"  # Sentry's default
@@ -16,8 +31,9 @@ def test_session_update_names_its_start_and_end() -> None:
 
 
 def test_exited_with_errors_is_errored() -> None:
-    result = from_session({"started": 1764237600, "status": "exited", "errors": 2,
-                           "attrs": {"release": "r"}})
+    result = from_session(
+        {"started": 1764237600, "status": "exited", "errors": 2, "attrs": {"release": "r"}}
+    )
     assert result is not None and result.outcome == "errored"
 
 

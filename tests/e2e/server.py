@@ -52,15 +52,32 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: f
     raise RuntimeError(f"server not ready after {timeout}s:\n{log.read_text()[-3000:]}")
 
 
-def start_server(database_url: str, log: Path, *, port: int | None = None,
-                 extra_env: dict[str, str] | None = None, workers: int = 1) -> Server:
+def start_server(
+    database_url: str,
+    log: Path,
+    *,
+    port: int | None = None,
+    extra_env: dict[str, str] | None = None,
+    workers: int = 1,
+) -> Server:
     port = port or free_port()
     env = {**os.environ, "SENTRAIL_DATABASE_URL": database_url, **(extra_env or {})}
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "sentrail", "serve", "--port", str(port),
-             "--workers", str(workers)],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "sentrail",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     wait_ready(url, process, log)

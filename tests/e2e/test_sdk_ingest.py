@@ -33,8 +33,13 @@ def shop(database_url: str) -> ProjectKey:
 
 
 def run_client(dsn: str) -> dict[str, str]:
-    result = subprocess.run([sys.executable, str(ROOT / "tests/e2e/sdk_client.py"), dsn],
-                            capture_output=True, text=True, timeout=60, check=True)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tests/e2e/sdk_client.py"), dsn],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     sent: dict[str, str] = json.loads(result.stdout.strip().splitlines()[-1])
     return sent
 
@@ -49,7 +54,10 @@ def test_everything_a_real_sdk_sends_comes_back_through_the_api(
     assert error["type"] == "error" and error["level"] == "error"
     assert error["title"].startswith("ValueError: validation failed for order [")
     assert (error["service"], error["release"], error["environment"]) == (
-        "payment", "e2e-release-1", "e2e")
+        "payment",
+        "e2e-release-1",
+        "e2e",
+    )
     assert error["trace_id"] == sent["trace_id"]
     assert error["tags"]["order_id"] == sent["order_id"]
     assert error["keys"]["order_id"] == [sent["order_id"]]
@@ -69,7 +77,11 @@ def test_everything_a_real_sdk_sends_comes_back_through_the_api(
     issues = api.get("/api/v1/issues", params={"release": "e2e-release-1"}).json()["issues"]
     failed = api.get(f"/api/v1/events/{sent['failed_id']}").json()
     assert {i["id"] for i in issues} == {
-        error["issue_id"], message["issue_id"], crash["issue_id"], failed["issue_id"]}
+        error["issue_id"],
+        message["issue_id"],
+        crash["issue_id"],
+        failed["issue_id"],
+    }
     issue = api.get(f"/api/v1/issues/{error['issue_id']}").json()
     assert issue["count"] == 1 and issue["services"] == ["payment"]
     assert issue["first_release"] == "e2e-release-1"
@@ -77,10 +89,19 @@ def test_everything_a_real_sdk_sends_comes_back_through_the_api(
     # one application session that crashed (its crash sent twice by the SDK, counted once)
     # plus three request sessions, one of which errored
     sessions = api.get("/api/v1/sessions", params={"release": "e2e-release-1"}).json()
-    assert sessions["sessions"] == [{
-        "release": "e2e-release-1", "environment": "e2e", "total": 4, "exited": 2,
-        "errored": 1, "abnormal": 0, "crashed": 1, "users": 1, "crashed_users": 1,
-    }]
+    assert sessions["sessions"] == [
+        {
+            "release": "e2e-release-1",
+            "environment": "e2e",
+            "total": 4,
+            "exited": 2,
+            "errored": 1,
+            "abnormal": 0,
+            "crashed": 1,
+            "users": 1,
+            "crashed_users": 1,
+        }
+    ]
 
 
 def test_transactions_keep_trace_span_op_and_duration(
