@@ -1,0 +1,1 @@
+"""Journeys, service impact and release health, built from what the collector stored."""
