@@ -1,1 +1,1 @@
-"""The ACME Fitness shop, re-implemented and instrumented with sentry-sdk: the demo and ground truth."""
+"""The ACME Fitness shop in Python, instrumented with sentry-sdk: the demo and ground truth."""
