@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from store.engine import Database
-from store.errors import Forbidden, Unauthorized
+from store.errors import Forbidden, Unauthorized, Unavailable
 from store.models import Project
 
 KEY_RE = re.compile(r"^[0-9a-zA-Z]{1,64}$")
@@ -101,7 +102,12 @@ class ProjectKeys:
         with self._lock:
             if time.monotonic() - self._loaded_at < self.RELOAD_EVERY:
                 return
-            with self._database.sessions() as session:
-                rows = session.execute(select(Project.id, Project.public_key)).all()
+            try:
+                with self._database.sessions() as session:
+                    rows = session.execute(select(Project.id, Project.public_key)).all()
+            except SQLAlchemyError as exc:
+                raise Unavailable(
+                    f"database unavailable: {type(exc).__name__}", headers={"Retry-After": "5"}
+                ) from None
             self._keys = {row.id: row.public_key for row in rows}
             self._loaded_at = time.monotonic()

@@ -5,10 +5,9 @@ Only what the hot path needs lives here (DESIGN.md decision 9): no correlator, n
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 
 from collector.auth import ProjectKeys, key_from_dsn, keys_from_request, single_key
 from collector.encodings import decode_body
@@ -20,9 +19,7 @@ from collector.writer import IngestBatch, Writer
 from rules.config import current_rules
 from rules.extract import KeyExtractor
 from store.engine import Database
-from store.errors import FastJSONResponse, PayloadTooLarge
-
-router = APIRouter(tags=["ingest"])
+from store.errors import FastJSONResponse, Forbidden, PayloadTooLarge
 
 
 @dataclass
@@ -54,13 +51,16 @@ class Ingest:
         )
 
 
-def get_ingest(request: Request) -> Ingest:
+def _ingest(request: Request) -> Ingest:
     ingest: Ingest = request.state.ingest
     return ingest
 
 
-IngestDep = Annotated[Ingest, Depends(get_ingest)]
-ProjectId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+def _project_id(request: Request) -> int:
+    project_id: int = request.path_params["project_id"]
+    if not 1 <= project_id < 2**31:
+        raise Forbidden(f"unknown project {project_id}")
+    return project_id
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -93,10 +93,9 @@ def _answer(batch: IngestBatch) -> FastJSONResponse:
     return FastJSONResponse({})
 
 
-@router.post("/api/{project_id}/envelope/", summary="Sentry envelope endpoint")
-async def envelope_endpoint(
-    project_id: ProjectId, request: Request, ingest: IngestDep
-) -> FastJSONResponse:
+async def envelope_endpoint(request: Request) -> FastJSONResponse:
+    """`POST /api/{project_id}/envelope/`"""
+    project_id, ingest = _project_id(request), _ingest(request)
     keys = keys_from_request(request.headers, request.query_params)
     if keys:  # refuse a bad key before reading a large body
         await _authenticate(ingest, project_id, keys)
@@ -111,10 +110,9 @@ async def envelope_endpoint(
     return _answer(batch)
 
 
-@router.post("/api/{project_id}/store/", summary="Sentry store endpoint (deprecated by Sentry)")
-async def store_endpoint(
-    project_id: ProjectId, request: Request, ingest: IngestDep
-) -> FastJSONResponse:
+async def store_endpoint(request: Request) -> FastJSONResponse:
+    """`POST /api/{project_id}/store/` (deprecated by Sentry, still sent by old SDKs)."""
+    project_id, ingest = _project_id(request), _ingest(request)
     await _authenticate(
         ingest, project_id, keys_from_request(request.headers, request.query_params)
     )

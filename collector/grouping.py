@@ -57,10 +57,10 @@ def _frame_values(frame: Mapping[str, Any], platform: str | None) -> list[str]:
 
 
 def frames_of(container: Any) -> list[Mapping[str, Any]]:
-    if isinstance(container, Mapping):
+    if isinstance(container, dict):
         frames = container.get("frames")
         if isinstance(frames, list):
-            return [f for f in frames if isinstance(f, Mapping)]
+            return [f for f in frames if isinstance(f, dict)]
     return []
 
 

@@ -1,6 +1,5 @@
 """What each envelope item becomes: events, session counters, outcome counts."""
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -110,7 +109,7 @@ class ItemReader:
         for field in ("discarded_events", "rate_limited_events", "filtered_events"):
             entries = report.get(field)
             for entry in entries if isinstance(entries, list) else []:
-                if not isinstance(entry, Mapping):
+                if not isinstance(entry, dict):
                     continue
                 quantity = entry.get("quantity")
                 if isinstance(quantity, int) and not isinstance(quantity, bool) and quantity > 0:

@@ -29,7 +29,7 @@ _local = threading.local()
 def compress(data: bytes) -> bytes:
     compressor = getattr(_local, "compressor", None)
     if compressor is None:
-        compressor = _local.compressor = zstandard.ZstdCompressor(level=3)
+        compressor = _local.compressor = zstandard.ZstdCompressor(level=1)
     return compressor.compress(data)
 
 
@@ -64,7 +64,7 @@ def normalize_event_id(value: object) -> str | None:
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if isinstance(value, dict) else {}
 
 
 def _text(value: object, limit: int) -> str | None:
@@ -76,7 +76,7 @@ def _text(value: object, limit: int) -> str | None:
 
 def values_of(container: object) -> list[dict[str, Any]]:
     """`{"values": [...]}` or a bare list, as exception and breadcrumbs may be."""
-    if isinstance(container, Mapping):
+    if isinstance(container, dict):
         container = container.get("values")
     if isinstance(container, list):
         return [value for value in container if isinstance(value, dict)]
@@ -86,7 +86,7 @@ def values_of(container: object) -> list[dict[str, Any]]:
 def normalize_tags(tags: object) -> dict[str, str]:
     """An object, or a list of [key, value] pairs; values stringified, both cut to 200."""
     pairs: list[Any]
-    if isinstance(tags, Mapping):
+    if isinstance(tags, dict):
         pairs = list(tags.items())
     elif isinstance(tags, list):
         pairs = [p for p in tags if isinstance(p, list | tuple) and len(p) == 2]
@@ -110,9 +110,9 @@ def _json_text(value: object) -> str:
 def message_of(event: Mapping[str, Any]) -> tuple[str, str]:
     """(formatted text, grouping template) from `logentry` or the legacy `message`."""
     entry = event.get("logentry")
-    if not isinstance(entry, Mapping):
-        entry = event.get("message") if isinstance(event.get("message"), Mapping) else None
-    if isinstance(entry, Mapping):
+    if not isinstance(entry, dict):
+        entry = event.get("message") if isinstance(event.get("message"), dict) else None
+    if isinstance(entry, dict):
         template = _string(entry.get("message"))
         formatted = _string(entry.get("formatted"))
         if not formatted and template:
@@ -130,7 +130,7 @@ def _format_params(template: str, params: object) -> str:
     try:
         if isinstance(params, list):
             return template % tuple(params)
-        if isinstance(params, Mapping):
+        if isinstance(params, dict):
             return template % dict(params)
     except (TypeError, ValueError, KeyError):
         pass
@@ -182,7 +182,7 @@ def culprit_of(event: Mapping[str, Any], exceptions: list[dict[str, Any]]) -> st
         function = _text(frame.get("function"), 200)
         return f"{where} in {function}" if function else where
     request = event.get("request")
-    if isinstance(request, Mapping):
+    if isinstance(request, dict):
         return _text(request.get("url"), 200) or ""
     return ""
 
@@ -226,7 +226,7 @@ def normalize_event(
     handled = None
     if exceptions:
         mechanism = exceptions[-1].get("mechanism")
-        if isinstance(mechanism, Mapping) and isinstance(mechanism.get("handled"), bool):
+        if isinstance(mechanism, dict) and isinstance(mechanism.get("handled"), bool):
             handled = mechanism["handled"]
 
     trace_id = _text(trace.get("trace_id"), 64)

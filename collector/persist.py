@@ -1,12 +1,14 @@
 """The one transaction that stores a group of ingest batches: events, issues, keys, counters."""
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Connection, String, Table, bindparam, case, select, tuple_, update
+from sqlalchemy import Connection, String, Table, bindparam, case, select, update
 
 from collector.sessions import SessionCounts
 from collector.sessions import SessionUser as SessionUserSeen
@@ -20,12 +22,12 @@ from store.models import (
     SessionUser,
 )
 from store.types import UTCDateTime
-from store.upsert import insert_for, insert_ignore, insert_or_add
+from store.upsert import dialect_insert, insert_for, insert_ignore, insert_or_add
 
 if TYPE_CHECKING:
     from collector.writer import IngestBatch
 
-CHUNK = 300  # rows per multi-VALUES statement: SQLite allows 32766 parameters
+CHUNK = 500  # values per IN (...) list
 
 event_table = cast(Table, Event.__table__)
 issue_table = cast(Table, Issue.__table__)
@@ -48,44 +50,74 @@ def _chunks(rows: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
         yield rows[start : start + size]
 
 
-def write_batches(connection: Connection, batches: Sequence["IngestBatch"]) -> None:
-    events = _new_events(connection, batches)
+def _existing(
+    connection: Connection,
+    project_column: Any,
+    key_column: Any,
+    keys: Sequence[tuple[int, str]],
+    *extra: Any,
+) -> list[tuple[Any, ...]]:
+    """Rows whose (project, key) is among `keys`, as (project, key, *extra).
+
+    Queried as `project_id = ? AND key IN (...)`, which the (project_id, key) unique index
+    serves on both backends (a row-value IN is not always indexed by SQLite).
+    """
+    by_project: dict[int, list[str]] = defaultdict(list)
+    for project_id, key in keys:
+        by_project[project_id].append(key)
+    found: list[tuple[Any, ...]] = []
+    for project_id, values in by_project.items():
+        for chunk in _chunks(values):
+            query = select(project_column, key_column, *extra).where(
+                project_column == project_id, key_column.in_(chunk)
+            )
+            found.extend(tuple(row) for row in connection.execute(query))
+    return found
+
+
+def write_batches(
+    connection: Connection,
+    batches: Sequence["IngestBatch"],
+    known_issues: Mapping[tuple[int, str], int],
+) -> dict[tuple[int, str], int]:
+    """Stores the batches; returns the issue ids it had to look up, for the caller to cache
+    once the transaction has committed."""
+    events = _unique_events(batches)
+    found: dict[tuple[int, str], int] = {}
     if events:
-        issue_ids = _ensure_issues(connection, events)
-        _insert_events(connection, events, issue_ids)
+        found = _ensure_issues(connection, events, known_issues)
+        _insert_events(connection, events, {**known_issues, **found})
     _write_sessions(connection, batches)
     _write_outcomes(connection, batches)
+    return found
 
 
-def _new_events(connection: Connection, batches: Sequence["IngestBatch"]) -> list[dict[str, Any]]:
-    """Rows not stored yet: one per (project, event_id), the first one sent wins."""
+def _unique_events(batches: Sequence["IngestBatch"]) -> list[dict[str, Any]]:
+    """One row per (project, event_id) in this group, the first one sent wins. Rows stored
+    before are skipped by the insert itself (ON CONFLICT DO NOTHING)."""
     rows: dict[tuple[int, str], dict[str, Any]] = {}
     for batch in batches:
         for event in batch.events:
             key = (batch.project_id, event.row["event_id"])
             if key not in rows:
-                rows[key] = {"project_id": batch.project_id, **event.row, "_event": event}
-    if not rows:
-        return []
-    keys = list(rows)
-    for chunk in _chunks(keys, 500):
-        existing = connection.execute(
-            select(Event.project_id, Event.event_id).where(
-                tuple_(Event.project_id, Event.event_id).in_(chunk)
-            )
-        )
-        for project_id, event_id in existing:
-            rows.pop((project_id, event_id), None)
+                rows[key] = {
+                    "project_id": batch.project_id,
+                    "source": "sdk",
+                    **event.row,
+                    "_event": event,
+                }
     return list(rows.values())
 
 
 def _ensure_issues(
-    connection: Connection, events: list[dict[str, Any]]
+    connection: Connection,
+    events: list[dict[str, Any]],
+    known_issues: Mapping[tuple[int, str], int],
 ) -> dict[tuple[int, str], int]:
     seeds: dict[tuple[int, str], dict[str, Any]] = {}
     for row in events:
         group = row["_event"].group
-        if group is None:
+        if group is None or (row["project_id"], group.hash) in known_issues:
             continue
         key = (row["project_id"], group.hash)
         seed = seeds.get(key)
@@ -108,66 +140,25 @@ def _ensure_issues(
     if not seeds:
         return {}
     insert_ignore(connection, issue_table, list(seeds.values()), ["project_id", "hash"])
-    ids: dict[tuple[int, str], int] = {}
-    for chunk in _chunks(list(seeds), 500):
-        found = connection.execute(
-            select(Issue.id, Issue.project_id, Issue.hash).where(
-                tuple_(Issue.project_id, Issue.hash).in_(chunk)
-            )
-        )
-        ids.update({(r.project_id, r.hash): r.id for r in found})
-    return ids
+    found = _existing(connection, Issue.project_id, Issue.hash, list(seeds), Issue.id)
+    return {(project_id, digest): issue_id for project_id, digest, issue_id in found}
 
 
-def _insert_events(
-    connection: Connection, events: list[dict[str, Any]], issue_ids: dict[tuple[int, str], int]
-) -> None:
-    by_key: dict[tuple[int, str], dict[str, Any]] = {}
-    for row in events:
-        group = row["_event"].group
-        row["issue_id"] = issue_ids[(row["project_id"], group.hash)] if group else None
-        row["source"] = row.get("source", "sdk")
-        by_key[(row["project_id"], row["event_id"])] = row
-    columns = [c.name for c in event_table.columns if c.name != "id"]
-    inserted: list[tuple[int, dict[str, Any]]] = []
-    for chunk in _chunks(events):
-        # ON CONFLICT DO NOTHING covers a racing collector: RETURNING names only the rows
-        # this transaction really inserted, and only those count towards their issue.
-        statement = (
-            insert_for(connection, event_table)
-            .values([{c: row[c] for c in columns} for row in chunk])
-            .on_conflict_do_nothing(index_elements=["project_id", "event_id"])
-            .returning(event_table.c.id, event_table.c.project_id, event_table.c.event_id)
-        )
-        for row_id, project_id, event_id in connection.execute(statement):
-            inserted.append((row_id, by_key[(project_id, event_id)]))
-    keys = [
-        {"event_row_id": row_id, "name": name, "value": value}
-        for row_id, row in inserted
-        for name, value in row["_event"].keys
-    ]
-    insert_ignore(connection, key_table, keys, ["event_row_id", "name", "value"])
-    _count_into_issues(connection, [row for _, row in inserted])
-
-
-def _count_into_issues(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    deltas: dict[int, _IssueDelta] = {}
-    for row in rows:
-        if row["issue_id"] is None:
-            continue
-        delta = deltas.get(row["issue_id"])
-        if delta is None:
-            deltas[row["issue_id"]] = _IssueDelta(1, row["timestamp"], row["release"])
-        else:
-            delta.count += 1
-            if row["timestamp"] >= delta.last_seen_at:
-                delta.last_seen_at, delta.last_release = row["timestamp"], row["release"]
-    if not deltas:
-        return
+@cache
+def _statements(dialect: str) -> SimpleNamespace:
+    """The hot statements, built once per dialect so that only their parameters vary."""
+    insert_event = (
+        dialect_insert(dialect, event_table)
+        .on_conflict_do_nothing(index_elements=["event_id", "project_id"])
+        .returning(event_table.c.id, event_table.c.project_id, event_table.c.event_id)
+    )
+    insert_key = dialect_insert(dialect, key_table).on_conflict_do_nothing(
+        index_elements=["event_row_id", "name", "value"]
+    )
     seen = bindparam("b_seen", type_=UTCDateTime())
     release = bindparam("b_release", type_=String())
     resolved = issue_table.c.status == "resolved"
-    statement = (
+    count_issue = (
         update(issue_table)
         .where(issue_table.c.id == bindparam("b_id"))
         .values(
@@ -185,8 +176,56 @@ def _count_into_issues(connection: Connection, rows: list[dict[str, Any]]) -> No
             regressed_release=case((resolved, release), else_=issue_table.c.regressed_release),
         )
     )
+    return SimpleNamespace(
+        insert_event=insert_event, insert_key=insert_key, count_issue=count_issue
+    )
+
+
+EVENT_COLUMNS = [c.name for c in event_table.columns if c.name != "id"]
+
+
+def _insert_events(
+    connection: Connection, events: list[dict[str, Any]], issue_ids: Mapping[tuple[int, str], int]
+) -> None:
+    statements = _statements(connection.dialect.name)
+    by_key: dict[tuple[int, str], dict[str, Any]] = {}
+    for row in events:
+        group = row["_event"].group
+        row["issue_id"] = issue_ids[(row["project_id"], group.hash)] if group else None
+        by_key[(row["project_id"], row["event_id"])] = row
+    # ON CONFLICT DO NOTHING skips events stored before (a replay, or a racing collector):
+    # RETURNING names only the rows this transaction really inserted, and only those count
+    # towards their issue and get keys.
+    result = connection.execute(
+        statements.insert_event, [{c: row[c] for c in EVENT_COLUMNS} for row in events]
+    )
+    inserted = [(row_id, by_key[(project_id, event_id)]) for row_id, project_id, event_id in result]
+    keys = [
+        {"event_row_id": row_id, "name": name, "value": value}
+        for row_id, row in inserted
+        for name, value in row["_event"].keys
+    ]
+    if keys:
+        connection.execute(statements.insert_key, keys)
+    _count_into_issues(connection, [row for _, row in inserted])
+
+
+def _count_into_issues(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    deltas: dict[int, _IssueDelta] = {}
+    for row in rows:
+        if row["issue_id"] is None:
+            continue
+        delta = deltas.get(row["issue_id"])
+        if delta is None:
+            deltas[row["issue_id"]] = _IssueDelta(1, row["timestamp"], row["release"])
+        else:
+            delta.count += 1
+            if row["timestamp"] >= delta.last_seen_at:
+                delta.last_seen_at, delta.last_release = row["timestamp"], row["release"]
+    if not deltas:
+        return
     connection.execute(
-        statement,
+        _statements(connection.dialect.name).count_issue,
         [
             {
                 "b_id": issue_id,
@@ -207,17 +246,17 @@ def _session_updates(
     if not updates:
         return [], []
     sids = sorted({(p, u.sid) for p, u in updates if u.sid})
-    states: dict[tuple[int, str], tuple[bool, str | None]] = {}
-    for chunk in _chunks(sids, 500):
-        found = connection.execute(
-            select(
-                SessionState.project_id,
-                SessionState.sid,
-                SessionState.started,
-                SessionState.outcome,
-            ).where(tuple_(SessionState.project_id, SessionState.sid).in_(chunk))
+    states: dict[tuple[int, str], tuple[bool, str | None]] = {
+        (project_id, sid): (started, outcome)
+        for project_id, sid, started, outcome in _existing(
+            connection,
+            SessionState.project_id,
+            SessionState.sid,
+            sids,
+            SessionState.started,
+            SessionState.outcome,
         )
-        states.update({(r.project_id, r.sid): (r.started, r.outcome) for r in found})
+    }
     counts: list[tuple[int, SessionCounts]] = []
     users: list[tuple[int, SessionUserSeen]] = []
     changed: dict[tuple[int, str], tuple[bool, str | None]] = {}

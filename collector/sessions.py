@@ -64,7 +64,7 @@ class SessionUser:
 
 def _attrs(item: Mapping[str, Any]) -> tuple[str, str] | None:
     attrs = item.get("attrs")
-    if not isinstance(attrs, Mapping):
+    if not isinstance(attrs, dict):
         return None
     release = attrs.get("release")
     if not isinstance(release, str) or not release.strip():
@@ -122,7 +122,7 @@ def from_aggregates(item: Mapping[str, Any]) -> list[tuple[SessionCounts, Sessio
     release, environment = attrs
     result: list[tuple[SessionCounts, SessionUser | None]] = []
     for bucket in aggregates:
-        if not isinstance(bucket, Mapping):
+        if not isinstance(bucket, dict):
             continue
         started = _minute(bucket.get("started"))
         if started is None:

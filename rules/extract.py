@@ -27,7 +27,7 @@ class KeyExtractor:
     def extract(self, fields: EventFields) -> list[tuple[str, str]]:
         """Distinct (name, value) pairs, in rule order."""
         found: dict[tuple[str, str], None] = {}
-        breadcrumbs = [c for c in fields.breadcrumbs if isinstance(c.get("data"), Mapping)]
+        breadcrumbs = [c for c in fields.breadcrumbs if isinstance(c.get("data"), dict)]
         texts = [t for t in fields.texts if t]
         for rule, patterns in self._rules:
             for value in _values(rule, patterns, fields, breadcrumbs, texts):

@@ -1,15 +1,16 @@
 """The ASGI application `sentrail serve` runs: collector + read API (+ health)."""
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from collector.cors import IngestCORS
+from collector.app import create_ingest_app, is_ingest_path
 from collector.endpoints import Ingest
-from collector.endpoints import router as ingest_router
 from collector.settings import CollectorSettings
 from dashboard.api import router as api_router
 from dashboard.settings import DashboardSettings
@@ -23,7 +24,10 @@ def create_app(
     database_settings: DatabaseSettings | None = None,
     collector_settings: CollectorSettings | None = None,
     dashboard_settings: DashboardSettings | None = None,
-) -> FastAPI:
+) -> "IngestFirst":
+    """Collector + read API. Lifespan and state belong to the API app; the ingest app sees the
+    same per-request state (Starlette copies the lifespan state into every request scope)."""
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         database = Database(database_settings)
@@ -48,7 +52,6 @@ def create_app(
     )
     install_error_handler(app)
     app.include_router(api_router)
-    app.include_router(ingest_router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -73,10 +76,24 @@ def create_app(
             )
         return {"status": "ready", "revision": str(current)}
 
-    app.add_middleware(IngestCORS)
-    return app
+    return IngestFirst(create_ingest_app(), app)
 
 
-def create_default_app() -> FastAPI:
+class IngestFirst:
+    """Sends the Sentry ingest paths straight to the lean ingest app, everything else on."""
+
+    def __init__(self, ingest: ASGIApp, app: FastAPI) -> None:
+        self.ingest = ingest
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and is_ingest_path(scope["path"]):
+            await self.ingest(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def create_default_app() -> IngestFirst:
     """Factory for uvicorn workers: settings from the environment."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     return create_app()

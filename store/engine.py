@@ -1,17 +1,17 @@
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from store.settings import DatabaseSettings
 
-# WAL lets readers run beside the one writer; FULL makes each commit survive a power loss,
-# which is what a 2xx promises (group commit keeps the fsync count low).
+# WAL lets readers run beside the one writer; synchronous=FULL (the default setting) makes each
+# commit survive a power loss, which is what a 2xx promises (group commit keeps fsyncs few).
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
-    "PRAGMA synchronous=FULL",
     "PRAGMA busy_timeout=10000",
     "PRAGMA foreign_keys=ON",
     "PRAGMA temp_store=MEMORY",
@@ -20,20 +20,26 @@ SQLITE_PRAGMAS = (
 )
 
 
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 def make_engine(settings: DatabaseSettings | None = None) -> Engine:
     settings = settings or DatabaseSettings()
     url = settings.database_url
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
+            json_serializer=_json_dumps,
             connect_args={"check_same_thread": False, "timeout": 10},
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_pool_size,
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, settings.sqlite_synchronous)
         return engine
     return create_engine(
         url,
+        json_serializer=_json_dumps,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         pool_pre_ping=True,
@@ -41,13 +47,13 @@ def make_engine(settings: DatabaseSettings | None = None) -> Engine:
     )
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, synchronous: str) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # Take transaction control from pysqlite so that BEGIN is ours to choose.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        for pragma in SQLITE_PRAGMAS:
+        for pragma in (*SQLITE_PRAGMAS, f"PRAGMA synchronous={synchronous.upper()}"):
             cursor.execute(pragma)
         cursor.close()
 

@@ -53,7 +53,7 @@ class Unavailable(SentrailError):
     status_code = 503
 
 
-async def _handle(_request: Request, exc: Exception) -> FastJSONResponse:
+async def handle_sentrail_error(_request: Request, exc: Exception) -> FastJSONResponse:
     assert isinstance(exc, SentrailError)
     return FastJSONResponse(
         {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
@@ -70,5 +70,5 @@ async def _handle_validation(_request: Request, exc: Exception) -> FastJSONRespo
 
 
 def install_error_handler(app: FastAPI) -> None:
-    app.add_exception_handler(SentrailError, _handle)
+    app.add_exception_handler(SentrailError, handle_sentrail_error)
     app.add_exception_handler(RequestValidationError, _handle_validation)

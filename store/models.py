@@ -74,8 +74,8 @@ class Event(Base):
 
     __tablename__ = "event"
     __table_args__ = (
-        UniqueConstraint("project_id", "event_id"),
-        Index(None, "event_id"),
+        # event_id first: the same index serves lookups by event_id alone.
+        UniqueConstraint("event_id", "project_id"),
         Index(None, "trace_id"),
         Index(None, "release", "timestamp"),
         Index(None, "issue_id", "timestamp"),

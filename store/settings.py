@@ -1,3 +1,5 @@
+from typing import Literal
+
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -9,6 +11,9 @@ class DatabaseSettings(BaseSettings):
 
     database_url: str = "sqlite:///./sentrail.db"
     database_pool_size: int = 10
+    # FULL: each commit survives a power loss. NORMAL (WAL): survives a crash of sentrail
+    # (kill -9) but the last commits may roll back if the machine loses power; faster here.
+    sqlite_synchronous: Literal["full", "normal"] = "full"
 
     @field_validator("database_url")
     @classmethod

@@ -7,9 +7,14 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 
-def insert_for(connection: Connection, table: Table) -> Any:
-    module = postgresql if connection.dialect.name == "postgresql" else sqlite
+def dialect_insert(dialect: str, table: Table) -> Any:
+    """An INSERT with the ON CONFLICT clauses of `dialect` (sqlite or postgresql)."""
+    module = postgresql if dialect == "postgresql" else sqlite
     return module.insert(table)
+
+
+def insert_for(connection: Connection, table: Table) -> Any:
+    return dialect_insert(connection.dialect.name, table)
 
 
 def insert_ignore(

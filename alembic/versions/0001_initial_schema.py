@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 06:06:41.806973
+Create Date: 2026-11-27 06:36:19.432285
 """
 
 from collections.abc import Sequence
@@ -175,10 +175,9 @@ def upgrade() -> None:
             ["project_id"], ["project.id"], name=op.f("fk_event_project_id_project")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_event")),
-        sa.UniqueConstraint("project_id", "event_id", name=op.f("uq_event_project_id_event_id")),
+        sa.UniqueConstraint("event_id", "project_id", name=op.f("uq_event_event_id_project_id")),
     )
     with op.batch_alter_table("event", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_event_event_id"), ["event_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_event_issue_id_timestamp"), ["issue_id", "timestamp"], unique=False
         )
@@ -226,7 +225,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_event_timestamp"))
         batch_op.drop_index(batch_op.f("ix_event_release_timestamp"))
         batch_op.drop_index(batch_op.f("ix_event_issue_id_timestamp"))
-        batch_op.drop_index(batch_op.f("ix_event_event_id"))
 
     op.drop_table("event")
     op.drop_table("session_user")
