@@ -97,8 +97,9 @@ def main() -> None:
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
+    sync = f" (synchronous={args.synchronous})" if args.backend == "sqlite" else ""
     print(
-        f"backend: {args.backend}, server workers: {args.workers}, "
+        f"backend: {args.backend}{sync}, server workers: {args.workers}, "
         f"connections: {args.concurrency}, events: {len(measured)} (+1000 warm-up)"
     )
     print(f"statuses: {dict(sorted(result.statuses.items()))}")

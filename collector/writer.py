@@ -7,7 +7,6 @@ decision 1). One writer thread per process owns the write path; the event loop o
 import asyncio
 import logging
 import queue
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,7 +20,6 @@ from store.engine import Database
 from store.errors import BadRequest, SentrailError, Unavailable
 
 log = logging.getLogger(__name__)
-SWITCH_INTERVAL = 0.0005
 ISSUE_CACHE_SIZE = 100_000
 
 
@@ -82,11 +80,6 @@ class Writer:
         self._issues: dict[tuple[int, str], int] = {}
 
     def start(self) -> None:
-        # The writer gives up the GIL at every database call (and during fsync); with the
-        # default 5 ms switch interval it then waits behind the event loop each time, which
-        # stretched one commit to tens of milliseconds. A shorter interval hands the GIL back
-        # promptly (measured: bench/ingest.py).
-        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self._thread.start()
 
     def stop(self) -> None:
