@@ -37,17 +37,25 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 
 async def run_load(
-    host: str, port: int, path: str, bodies: list[bytes], headers: dict[str, str], concurrency: int
+    host: str,
+    port: int,
+    path: str,
+    bodies: list[bytes],
+    headers: dict[str, str] | list[dict[str, str]],
+    concurrency: int,
 ) -> LoadResult:
+    """Sends every body once over `concurrency` keep-alive connections; `headers` is shared,
+    or one dict per body."""
     result = LoadResult()
-    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    per_body = headers if isinstance(headers, list) else [headers] * len(bodies)
     requests = [
         (
-            f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{head}"
-            f"Content-Length: {len(body)}\r\n\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in each.items())
+            + f"Content-Length: {len(body)}\r\n\r\n"
         ).encode()
         + body
-        for body in bodies
+        for body, each in zip(bodies, per_body, strict=True)
     ]
     queue = iter(requests)
 

@@ -12,9 +12,10 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
 from collector.endpoints import envelope_endpoint, store_endpoint
+from collector.webhooks import legacy_webhook, sentry_webhook
 from store.errors import SentrailError, handle_sentrail_error
 
-INGEST_PATH = re.compile(r"^/api/\d+/(envelope|store)/?$")
+INGEST_PATH = re.compile(r"^(/api/\d+/(envelope|store)|/webhooks/sentry(/legacy)?)/?$")
 
 
 def is_ingest_path(path: str) -> bool:
@@ -27,7 +28,12 @@ def create_ingest_app() -> Starlette:
         for endpoint, name in ((envelope_endpoint, "envelope"), (store_endpoint, "store"))
         for path in (f"/api/{{project_id:int}}/{name}/", f"/api/{{project_id:int}}/{name}")
     ]
-    # Browser SDKs send from any origin: CORS is open on these paths only.
+    routes += [
+        Route("/webhooks/sentry", sentry_webhook, methods=["POST"]),
+        Route("/webhooks/sentry/legacy", legacy_webhook, methods=["POST"]),
+    ]
+    # Browser SDKs send from any origin: CORS is open on these paths only (webhooks come
+    # from servers, where CORS plays no part).
     cors = Middleware(
         CORSMiddleware,
         allow_origins=["*"],

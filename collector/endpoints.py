@@ -63,7 +63,7 @@ def _project_id(request: Request) -> int:
     return project_id
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:
         raise PayloadTooLarge(f"body is larger than {limit} bytes")
@@ -83,7 +83,7 @@ async def _authenticate(ingest: Ingest, project_id: int, keys: set[str]) -> None
 
 async def _body(ingest: Ingest, request: Request) -> bytes:
     settings = ingest.settings
-    raw = await _read_body(request, settings.max_body_bytes)
+    raw = await read_body(request, settings.max_body_bytes)
     return decode_body(raw, request.headers.get("content-encoding"), settings.max_envelope_bytes)
 
 

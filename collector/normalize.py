@@ -46,6 +46,7 @@ class GroupSeed:
     culprit: str
     type: str
     level: str
+    sentry_id: str | None = None  # the Sentry issue, for events that came by webhook
 
 
 @dataclass(frozen=True)
@@ -260,6 +261,8 @@ def normalize_event(
         "handled": handled,
         "tags": tags,
         "payload": compress(payload),
+        "source": "sdk",
+        "external_url": None,
     }
 
     texts = [message] + [v for e in exceptions if isinstance(v := e.get("value"), str)]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Connection, String, Table, bindparam, case, select, update
 
+from collector.persist_webhooks import accept_deliveries, write_comments, write_sentry_issues
 from collector.sessions import SessionCounts
 from collector.sessions import SessionUser as SessionUserSeen
 from store.models import (
@@ -82,11 +83,14 @@ def write_batches(
 ) -> dict[tuple[int, str], int]:
     """Stores the batches; returns the issue ids it had to look up, for the caller to cache
     once the transaction has committed."""
+    batches = accept_deliveries(connection, batches)
     events = _unique_events(batches)
     found: dict[tuple[int, str], int] = {}
     if events:
         found = _ensure_issues(connection, events, known_issues)
         _insert_events(connection, events, {**known_issues, **found})
+    write_sentry_issues(connection, batches)
+    write_comments(connection, batches)
     _write_sessions(connection, batches)
     _write_outcomes(connection, batches)
     return found
@@ -100,12 +104,7 @@ def _unique_events(batches: Sequence["IngestBatch"]) -> list[dict[str, Any]]:
         for event in batch.events:
             key = (batch.project_id, event.row["event_id"])
             if key not in rows:
-                rows[key] = {
-                    "project_id": batch.project_id,
-                    "source": "sdk",
-                    **event.row,
-                    "_event": event,
-                }
+                rows[key] = {"project_id": batch.project_id, **event.row, "_event": event}
     return list(rows.values())
 
 
@@ -136,6 +135,7 @@ def _ensure_issues(
                 "last_seen_at": row["timestamp"],
                 "first_release": row["release"],
                 "last_release": row["release"],
+                "sentry_id": group.sentry_id,
             }
     if not seeds:
         return {}

@@ -1,4 +1,4 @@
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -23,3 +23,25 @@ class CollectorSettings(BaseSettings):
     # How long the writer waits for more requests before it commits (seconds).
     writer_linger: float = Field(default=0.0, ge=0, le=0.1)
     retry_after_seconds: int = Field(default=5, ge=1)
+
+    # sentry.io webhooks. The client secret(s) of the integration, comma-separated so that a
+    # secret can be rotated without downtime; unset, signed webhooks are refused.
+    sentry_client_secret: str | None = None
+    legacy_webhook_token: str | None = None
+    max_webhook_bytes: int = Field(default=5 * MiB, ge=1024)
+    # Optional enrichment: fetch an issue's latest event from Sentry's API.
+    sentry_api_token: str | None = None
+    sentry_api_url: str = "https://sentry.io"
+    enrichment_backoff: float = Field(default=1.0, gt=0, le=60)
+
+    @property
+    def client_secrets(self) -> list[bytes]:
+        secrets = (self.sentry_client_secret or "").split(",")
+        return [s.strip().encode() for s in secrets if s.strip()]
+
+    @field_validator("legacy_webhook_token")
+    @classmethod
+    def _token_long_enough(cls, token: str | None) -> str | None:
+        if token is not None and len(token) < 16:
+            raise ValueError("SENTRAIL_LEGACY_WEBHOOK_TOKEN must be at least 16 characters")
+        return token or None

@@ -10,6 +10,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
@@ -31,6 +32,50 @@ class Outcome:
     quantity: int
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """A webhook delivery as received; stored once per Request-ID."""
+
+    request_id: str
+    resource: str
+    action: str
+    received_at: datetime
+    outcome: str
+    installation_uuid: str | None
+    payload: bytes  # compressed
+
+
+@dataclass(frozen=True)
+class SentryIssue:
+    """An issue as sentry.io describes it (`issue.*` webhooks)."""
+
+    hash: str
+    sentry_id: str
+    title: str
+    culprit: str
+    type: str
+    level: str
+    status: str
+    substatus: str
+    count: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+    external_url: str | None
+    assigned_to: str | None
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SentryComment:
+    comment_id: str
+    sentry_issue_id: str
+    project_slug: str | None
+    author: str | None
+    text: str
+    at: datetime
+    deleted: bool
+
+
 @dataclass
 class IngestBatch:
     """Everything one request asks to store, for one project."""
@@ -41,10 +86,21 @@ class IngestBatch:
     users: list[SessionUser] = field(default_factory=list)
     session_updates: list[SessionUpdate] = field(default_factory=list)  # one session each
     outcomes: list[Outcome] = field(default_factory=list)
+    # Webhooks: the delivery itself, and what it says about issues and comments.
+    delivery: Delivery | None = None
+    issues: list[SentryIssue] = field(default_factory=list)
+    comments: list[SentryComment] = field(default_factory=list)
 
     def is_empty(self) -> bool:
         return not (
-            self.events or self.sessions or self.users or self.session_updates or self.outcomes
+            self.events
+            or self.sessions
+            or self.users
+            or self.session_updates
+            or self.outcomes
+            or self.delivery
+            or self.issues
+            or self.comments
         )
 
 

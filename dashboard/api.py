@@ -78,3 +78,16 @@ def session_totals(
 def outcome_totals(session: SessionDep) -> schemas.OutcomeList:
     """Items received but not stored as events (an addition to CONTRACT.md)."""
     return queries.outcome_totals(session=session)
+
+
+@router.get("/webhooks/deliveries", response_model=schemas.DeliveryList)
+def list_deliveries(
+    session: SessionDep,
+    resource: str | None = None,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> schemas.DeliveryList:
+    """Webhook deliveries from sentry.io, newest first (an addition to CONTRACT.md)."""
+    return queries.list_deliveries(
+        session=session, resource=resource, limit=limit, cursor=_cursor(cursor)
+    )

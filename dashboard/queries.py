@@ -1,16 +1,26 @@
 """Reads behind the event, issue and session endpoints."""
 
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
 import zstandard
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dashboard import schemas
 from store.errors import NotFound
-from store.models import CorrelationKey, Event, Issue, ItemOutcome, SessionCount, SessionUser
+from store.models import (
+    CorrelationKey,
+    Event,
+    Issue,
+    IssueComment,
+    ItemOutcome,
+    SessionCount,
+    SessionUser,
+    WebhookDelivery,
+)
 
 
 def event_summary(event: Event) -> schemas.EventSummary:
@@ -64,6 +74,7 @@ def get_event(*, session: Session, event_id: str) -> schemas.EventDetail:
         duration_ms=event.duration_ms,
         handled=event.handled,
         source=event.source,
+        external_url=event.external_url,
         tags=event.tags,
         keys=dict(keys),
         payload=_payload(event.payload),
@@ -122,17 +133,41 @@ def get_issue(*, session: Session, issue_id: int) -> schemas.IssueDetail:
         raise NotFound(f"no issue {issue_id}")
 
     def distinct_of(column: Any) -> list[str]:
-        query = select(distinct(column)).where(Event.issue_id == issue_id, column.is_not(None))
+        query = select(column).where(Event.issue_id == issue_id, column.is_not(None)).distinct()
         return sorted(session.scalars(query))
 
     latest = session.scalars(
         select(Event).where(Event.issue_id == issue_id).order_by(Event.timestamp.desc()).limit(20)
+    )
+    comments: Iterable[IssueComment] = (
+        session.scalars(
+            select(IssueComment)
+            .where(
+                IssueComment.sentry_issue_id == issue.sentry_id, IssueComment.deleted_at.is_(None)
+            )
+            .order_by(IssueComment.created_at)
+        )
+        if issue.sentry_id
+        else []
     )
     return schemas.IssueDetail(
         **issue_summary(issue).model_dump(),
         resolved_at=issue.resolved_at,
         regressed_at=issue.regressed_at,
         regressed_release=issue.regressed_release,
+        sentry_id=issue.sentry_id,
+        external_url=issue.external_url,
+        assigned_to=issue.assigned_to,
+        comments=[
+            schemas.Comment(
+                comment_id=c.comment_id,
+                author=c.author,
+                text=c.text,
+                created_at=c.created_at,
+                updated_at=c.updated_at,
+            )
+            for c in comments
+        ],
         services=distinct_of(Event.service),
         releases=distinct_of(Event.release),
         latest_events=[event_summary(e) for e in latest],
@@ -190,4 +225,28 @@ def outcome_totals(*, session: Session) -> schemas.OutcomeList:
             )
             for r in session.execute(query.order_by(ItemOutcome.outcome, ItemOutcome.category))
         ]
+    )
+
+
+def list_deliveries(
+    *, session: Session, resource: str | None, limit: int, cursor: int | None
+) -> schemas.DeliveryList:
+    query = select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(limit + 1)
+    if resource:
+        query = query.where(WebhookDelivery.resource == resource)
+    if cursor is not None:
+        query = query.where(WebhookDelivery.id < cursor)
+    rows = list(session.scalars(query))
+    return schemas.DeliveryList(
+        deliveries=[
+            schemas.DeliverySummary(
+                request_id=d.request_id,
+                resource=d.resource,
+                action=d.action,
+                received_at=d.received_at,
+                outcome=d.outcome,
+            )
+            for d in rows[:limit]
+        ],
+        next_cursor=str(rows[limit - 1].id) if len(rows) > limit else None,
     )

@@ -34,6 +34,7 @@ class EventDetail(EventSummary):
     duration_ms: float | None
     handled: bool | None
     source: str
+    external_url: str | None
     tags: dict[str, str]
     keys: dict[str, list[str]]
     payload: Any
@@ -55,13 +56,25 @@ class IssueSummary(BaseModel):
     last_release: str | None
 
 
+class Comment(BaseModel):
+    comment_id: str
+    author: str | None
+    text: str
+    created_at: datetime
+    updated_at: datetime
+
+
 class IssueDetail(IssueSummary):
     resolved_at: datetime | None
     regressed_at: datetime | None
     regressed_release: str | None
+    sentry_id: str | None
+    external_url: str | None
+    assigned_to: str | None
     services: list[str]
     releases: list[str]
     latest_events: list[EventSummary]
+    comments: list[Comment]
 
 
 class IssueList(BaseModel):
@@ -94,3 +107,16 @@ class OutcomeTotal(BaseModel):
 
 class OutcomeList(BaseModel):
     outcomes: list[OutcomeTotal]
+
+
+class DeliverySummary(BaseModel):
+    request_id: str
+    resource: str
+    action: str
+    received_at: datetime
+    outcome: str
+
+
+class DeliveryList(BaseModel):
+    deliveries: list[DeliverySummary]
+    next_cursor: str | None

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from collector.app import create_ingest_app, is_ingest_path
 from collector.endpoints import Ingest
 from collector.settings import CollectorSettings
+from collector.webhooks import SentryProjects, WebhookReader
 from dashboard.api import router as api_router
 from dashboard.settings import DashboardSettings
 from store.engine import Database
@@ -33,14 +34,18 @@ def create_app(
         database = Database(database_settings)
         ingest = Ingest.build(database, collector_settings)
         ingest.writer.start()
+        webhooks = WebhookReader(ingest, SentryProjects(database))
         try:
             yield {
                 "database": database,
                 "ingest": ingest,
+                "webhooks": webhooks,
                 "dashboard_settings": dashboard_settings or DashboardSettings(),
                 "head_revision": head_revision(database.settings.database_url),
             }
         finally:
+            if webhooks.enricher is not None:
+                await webhooks.enricher.close()
             await run_in_threadpool(ingest.writer.stop)
             database.dispose()
 

@@ -48,7 +48,7 @@ class Issue(Base):
     """Events grouped by their grouping hash (SENTRY_PROTOCOL.md §F)."""
 
     __tablename__ = "issue"
-    __table_args__ = (UniqueConstraint("project_id", "hash"),)
+    __table_args__ = (UniqueConstraint("project_id", "hash"), Index(None, "sentry_id"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
@@ -67,6 +67,10 @@ class Issue(Base):
     resolved_at: Mapped[datetime | None]
     regressed_at: Mapped[datetime | None]
     regressed_release: Mapped[str | None] = mapped_column(String(250))
+    # Set for issues that sentry.io told us about (webhooks): its id, page and assignee.
+    sentry_id: Mapped[str | None] = mapped_column(String(32))
+    external_url: Mapped[str | None] = mapped_column(Text)
+    assigned_to: Mapped[str | None] = mapped_column(String(200))
 
 
 class Event(Base):
@@ -108,6 +112,8 @@ class Event(Base):
     tags: Mapped[dict[str, Any]]
     issue_id: Mapped[int | None] = mapped_column(ForeignKey("issue.id"))
     source: Mapped[str] = mapped_column(String(16), default="sdk")
+    # The event's page on sentry.io, for events that came by webhook.
+    external_url: Mapped[str | None] = mapped_column(Text)
     # zstd-compressed JSON of the payload as received, so ingest rules can be re-run later.
     payload: Mapped[bytes] = mapped_column(LargeBinary)
 
@@ -191,3 +197,37 @@ class ItemOutcome(Base):
     category: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(128))
     quantity: Mapped[int] = mapped_column(BigId, default=0)
+
+
+class WebhookDelivery(Base):
+    """One delivery from sentry.io, kept raw; its Request-ID makes a re-delivery a no-op."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (Index(None, "received_at"), Index(None, "resource", "received_at"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(64), unique=True)
+    resource: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime]
+    # What it became: "event", "issue", "comment", "recorded" (kept raw only).
+    outcome: Mapped[str] = mapped_column(String(16))
+    installation_uuid: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)  # zstd-compressed raw body
+
+
+class IssueComment(Base):
+    """A comment made on a Sentry issue, keyed by Sentry's ids (the issue may arrive later)."""
+
+    __tablename__ = "issue_comment"
+    __table_args__ = (Index(None, "sentry_issue_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    comment_id: Mapped[str] = mapped_column(String(32), unique=True)
+    sentry_issue_id: Mapped[str] = mapped_column(String(32))
+    project_slug: Mapped[str | None] = mapped_column(String(100))
+    author: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    deleted_at: Mapped[datetime | None]

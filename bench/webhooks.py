@@ -1,0 +1,82 @@
+"""Webhook benchmark: response time of signed `error.created` deliveries, 200 at a time.
+
+    python -m bench.webhooks --backend sqlite --rounds 10 --concurrency 200
+
+Each round opens `concurrency` connections and sends one delivery on each at once, as a burst
+of alerts from sentry.io would; latencies of all rounds are pooled.
+"""
+
+import argparse
+import asyncio
+import os
+import platform
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from bench.http_load import LoadResult, run_load
+from bench.ingest import fresh_database
+from store import migrations
+from store.engine import Database
+from store.models import WebhookDelivery
+from store.settings import DatabaseSettings
+from tests.collector import sentry_payloads as sp
+from tests.e2e.server import running_server
+
+SECRET = "bench-client-secret"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--concurrency", type=int, default=200)
+    args = parser.parse_args()
+    pooled = LoadResult()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = fresh_database(args.backend, Path(tmp))
+        migrations.upgrade(url)
+        env = {"SENTRAIL_SENTRY_CLIENT_SECRET": SECRET}
+        with running_server(url, Path(tmp) / "server.log", extra_env=env) as server:
+            host, port = server.url.removeprefix("http://").split(":")
+            for round_ in range(args.rounds + 1):
+                signed = [
+                    sp.signed(sp.envelope("created", {"error": sp.event()}), "error", SECRET)
+                    for _ in range(args.concurrency)
+                ]
+                result = asyncio.run(
+                    run_load(
+                        host,
+                        int(port),
+                        "/webhooks/sentry",
+                        [b for b, _ in signed],
+                        [h for _, h in signed],
+                        args.concurrency,
+                    )
+                )
+                if round_ == 0:
+                    continue  # warm-up
+                pooled.latencies += result.latencies
+                for status, n in result.statuses.items():
+                    pooled.statuses[status] = pooled.statuses.get(status, 0) + n
+        database = Database(DatabaseSettings(database_url=url))
+        with database.sessions() as session:
+            stored = session.scalar(select(func.count()).select_from(WebhookDelivery))
+        database.dispose()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    print(
+        f"backend: {args.backend}, {args.rounds} rounds of {args.concurrency} concurrent deliveries"
+    )
+    print(f"statuses: {dict(sorted(pooled.statuses.items()))}, deliveries stored: {stored}")
+    print(
+        f"response time p50: {pooled.percentile(0.50) * 1000:.1f} ms, "
+        f"p99: {pooled.percentile(0.99) * 1000:.1f} ms, "
+        f"max: {max(pooled.latencies) * 1000:.1f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
