@@ -3,9 +3,12 @@
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from collector import sessions
 from collector.normalize import NormalizedEvent, normalize_event
 from collector.parsers import Envelope, Item, parse_json_object
+from collector.scrub import Scrubber
 from collector.settings import CollectorSettings
 from collector.writer import IngestBatch, Outcome
 from rules.extract import KeyExtractor
@@ -18,6 +21,16 @@ class ItemReader:
     def __init__(self, settings: CollectorSettings, extractor: KeyExtractor) -> None:
         self.settings = settings
         self.extractor = extractor
+        self.scrubber = (
+            Scrubber(
+                extra_patterns=settings.scrub_extra_patterns, safe_fields=settings.scrub_safe_fields
+            )
+            if settings.scrub
+            else None
+        )
+
+    def scrubbed(self, value: dict[str, Any]) -> dict[str, Any]:
+        return self.scrubber.value(value) if self.scrubber else value
 
     def event(
         self, payload: bytes, *, kind: str, received_at: datetime, fallback_event_id: object
@@ -41,6 +54,11 @@ class ItemReader:
         received_at: datetime,
         fallback_event_id: object,
     ) -> NormalizedEvent:
+        """Scrubs, then normalises. With scrubbing on, the stored raw payload is the scrubbed
+        event: what the SDK sent, less what must never be stored."""
+        if self.scrubber is not None:
+            event = self.scrubber.value(event)
+            payload = orjson.dumps(event)
         return normalize_event(
             event,
             kind=kind,

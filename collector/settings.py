@@ -24,6 +24,13 @@ class CollectorSettings(BaseSettings):
     writer_linger: float = Field(default=0.0, ge=0, le=0.1)
     retry_after_seconds: int = Field(default=5, ge=1)
 
+    # Data scrubbing at ingest (on by default, as Relay): extra regexes whose matches are
+    # replaced in every string, and keys whose values are kept even if they look sensitive.
+    # Lists are JSON in the environment: SENTRAIL_SCRUB_EXTRA_PATTERNS='["ssn-\\d+"]'.
+    scrub: bool = True
+    scrub_extra_patterns: list[str] = []
+    scrub_safe_fields: list[str] = []
+
     # sentry.io webhooks. The client secret(s) of the integration, comma-separated so that a
     # secret can be rotated without downtime; unset, signed webhooks are refused.
     sentry_client_secret: str | None = None

@@ -230,8 +230,14 @@ class WebhookReader:
             outcome = "comment"
         else:
             outcome = "recorded"  # metric alerts, installations, seer, future resources
+        # The delivery is kept raw, less what scrubbing removes.
+        raw = (
+            orjson.dumps(self.ingest.reader.scrubbed(payload))
+            if self.ingest.reader.scrubber
+            else body
+        )
         batch.delivery = Delivery(
-            request_id, resource[:64], action[:64], now, outcome, installation, compress(body)
+            request_id, resource[:64], action[:64], now, outcome, installation, compress(raw)
         )
         return batch
 

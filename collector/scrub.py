@@ -1,0 +1,82 @@
+"""Data scrubbing at ingest, on by default, as Relay's default rules do: values under
+sensitive keys, credit-card numbers (Luhn-valid digit runs), `key=value` secrets in text, and
+credential headers are replaced before anything is stored, the raw payload included."""
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+FILTERED = "[Filtered]"
+# Relay's @password and @creditcard key rules, matched anywhere in the key.
+SENSITIVE_KEY = re.compile(
+    r"password|passwd|pwd|secret|api_?key|apikey|auth|credentials|mysql_pwd|private_?key"
+    r"|token|cookie|csrf|session_?id|cvv|cvc|ccv|card_?number|creditcard|security_?code",
+    re.IGNORECASE,
+)
+# 13 to 19 digits, optionally grouped by spaces or dashes, not inside a longer word (hex ids).
+CARD_CANDIDATE = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
+KEY_VALUE = re.compile(
+    r"(?i)\b(password|passwd|pwd|secret|api_?key|token|cvv|cvc|ccv|auth)(\s*[=:]\s*)"
+    r"(\"[^\"]*\"|'[^']*'|[^\s&,;\"']+)"
+)
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def _mask_card(match: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", match.group(0))
+    if not luhn_valid(digits):
+        return match.group(0)
+    return "*" * (len(digits) - 4) + digits[-4:]
+
+
+class Scrubber:
+    def __init__(
+        self, *, extra_patterns: Iterable[str] = (), safe_fields: Iterable[str] = ()
+    ) -> None:
+        self._extra = [re.compile(p) for p in extra_patterns]
+        self._safe = {f.lower() for f in safe_fields}
+
+    def text(self, value: str) -> str:
+        if any(c.isdigit() for c in value):
+            value = CARD_CANDIDATE.sub(_mask_card, value)
+        value = KEY_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}{FILTERED}", value)
+        for pattern in self._extra:
+            value = pattern.sub(FILTERED, value)
+        return value
+
+    def _sensitive(self, key: object) -> bool:
+        return (
+            isinstance(key, str)
+            and key.lower() not in self._safe
+            and SENSITIVE_KEY.search(key) is not None
+        )
+
+    def value(self, value: Any) -> Any:
+        """A scrubbed copy of any JSON value."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {
+                k: FILTERED if self._sensitive(k) and v not in (None, "") else self.value(v)
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            # [key, value] pairs: tags and headers as lists.
+            if len(value) == 2 and isinstance(value[0], str) and self._sensitive(value[0]):
+                return [value[0], FILTERED]
+            return [self.value(v) for v in value]
+        if isinstance(value, int) and not isinstance(value, bool) and value > 10**12:
+            masked = self.text(str(value))
+            return value if masked == str(value) else masked
+        return value

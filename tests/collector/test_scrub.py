@@ -1,0 +1,115 @@
+import orjson
+import pytest
+import zstandard
+from fastapi.testclient import TestClient
+from sqlalchemy import LargeBinary, String, Text, select
+
+from collector.scrub import FILTERED, Scrubber, luhn_valid
+from collector.settings import CollectorSettings
+from store.engine import Database
+from store.models import Base
+from tests.collector import sentry_payloads as sp
+from tests.collector.envelopes import envelope_bytes, event
+from tests.conftest import ProjectKey
+
+CARD, CARD_SPACED, CVV, PASSWORD = (
+    "4111111111111111",
+    "5500 0000 0000 0004",
+    "737",
+    "hunter2-Secret!",
+)
+WEBHOOK_SECRET = "scrub-client-secret"
+
+
+def test_luhn() -> None:
+    assert luhn_valid(CARD) and luhn_valid("4222222222222")
+    assert not luhn_valid("4111111111111112")
+
+
+def test_scrubber_rules() -> None:
+    scrub = Scrubber()
+    assert scrub.text(f"paid with {CARD} ok") == "paid with ************1111 ok"
+    assert scrub.text(f"card {CARD_SPACED}") == "card ************0004"
+    assert scrub.text("order 1234567890123 is not a card") == "order 1234567890123 is not a card"
+    assert scrub.text(f"login?user=a&password={PASSWORD}&x=1") == (
+        f"login?user=a&password={FILTERED}&x=1"
+    )
+    assert scrub.value({"Password": PASSWORD, "card": {"ccv": CVV, "number": CARD}}) == {
+        "Password": FILTERED,
+        "card": {"ccv": FILTERED, "number": "************1111"},
+    }
+    assert scrub.value([["Authorization", "Bearer x"], ["Accept", "*/*"]]) == [
+        ["Authorization", FILTERED],
+        ["Accept", "*/*"],
+    ]
+    trace = "4111111111111111abcdef0123456789"  # hex that contains a Luhn-valid run
+    assert scrub.text(trace) == trace
+    assert Scrubber(safe_fields=["token"]).value({"token": "t"}) == {"token": "t"}
+    assert Scrubber(extra_patterns=[r"SSN-\d+"]).text("id SSN-123") == f"id {FILTERED}"
+
+
+@pytest.fixture
+def collector_settings() -> CollectorSettings:
+    return CollectorSettings(sentry_client_secret=WEBHOOK_SECRET)
+
+
+def every_stored_text(database: Database) -> str:
+    """Every string and blob of every table, blobs decompressed: what is 'in the database'."""
+    parts: list[str] = []
+    with database.sessions() as session:
+        for table in Base.metadata.sorted_tables:
+            columns = [c for c in table.columns if isinstance(c.type, String | Text | LargeBinary)]
+            for row in session.execute(select(*columns)) if columns else []:
+                for value in row:
+                    if isinstance(value, bytes):
+                        value = zstandard.ZstdDecompressor().decompress(value).decode()
+                    parts.append(str(value))
+            for row in session.execute(select(table)):
+                parts.append(orjson.dumps(dict(row._mapping), default=str).decode())
+    return "\n".join(parts)
+
+
+def test_secrets_sent_in_an_event_are_nowhere_in_the_database(
+    client: TestClient, project: ProjectKey, database: Database
+) -> None:
+    sent = event(
+        message=f"payment with card {CARD} failed",
+        breadcrumbs={
+            "values": [
+                {
+                    "category": "CreditCardValidated",
+                    "data": {"card": {"number": CARD_SPACED, "ccv": CVV}, "OrderID": sp.ORDER},
+                }
+            ]
+        },
+        extra={"cvv": CVV, "password": PASSWORD, "note": f"card={CARD}"},
+        request={
+            "url": "http://shop/order/add/1",
+            "method": "POST",
+            "headers": {"Authorization": f"Bearer {PASSWORD}", "Cookie": "s=abc"},
+            "data": {"card": {"number": CARD, "cvv": CVV}, "password": PASSWORD},
+            "query_string": f"password={PASSWORD}",
+        },
+        exception={
+            "values": [
+                {"type": "ValueError", "value": f"bad card {CARD} cvv={CVV} password={PASSWORD}"}
+            ]
+        },
+        tags={"order_id": sp.ORDER},
+    )
+    response = client.post(
+        f"/api/{project.id}/envelope/", content=envelope_bytes(sent), headers=project.auth
+    )
+    assert response.status_code == 200
+    error = sp.event()
+    error["extra"] = {"password": PASSWORD, "card": CARD}
+    body, headers = sp.signed(sp.envelope("created", {"error": error}), "error", WEBHOOK_SECRET)
+    assert client.post("/webhooks/sentry", content=body, headers=headers).status_code == 200
+
+    stored = every_stored_text(database)
+    for secret in (CARD, CARD_SPACED, PASSWORD, "cvv=737", '"ccv":"737"', '"cvv":"737"'):
+        assert secret not in stored, secret
+    assert "************1111" in stored and FILTERED in stored
+    # what correlation needs survives scrubbing
+    detail = client.get(f"/api/v1/events/{sent['event_id']}").json()
+    assert detail["keys"] == {"order_id": [sp.ORDER]}
