@@ -23,6 +23,7 @@ LEVEL_ALIASES = {"warn": "warning", "critical": "fatal", "log": "info"}
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
 TAG_LIMIT = 200
+NUL = "\x00"
 _local = threading.local()
 
 
@@ -188,6 +189,18 @@ def culprit_of(event: Mapping[str, Any], exceptions: list[dict[str, Any]]) -> st
     return ""
 
 
+def _drop_nul(row: dict[str, Any], tags: dict[str, str]) -> None:
+    """PostgreSQL text cannot hold NUL characters, which JSON strings may: they are dropped
+    from the normalised columns (the raw payload keeps them)."""
+    for key, value in row.items():
+        if isinstance(value, str) and NUL in value:
+            row[key] = value.replace(NUL, "")
+    for key, value in list(tags.items()):
+        if NUL in key or NUL in value:
+            del tags[key]
+            tags[key.replace(NUL, "")] = value.replace(NUL, "")
+
+
 def normalize_event(
     event: dict[str, Any],
     *,
@@ -235,7 +248,7 @@ def normalize_event(
     span_id = _text(trace.get("span_id"), 16)
     parent_span_id = _text(trace.get("parent_span_id"), 16)
     server_name = _text(event.get("server_name"), 128)
-    row = {
+    row: dict[str, Any] = {
         "event_id": event_id,
         "type": event_type,
         "timestamp": timestamp,
@@ -265,9 +278,13 @@ def normalize_event(
         "external_url": None,
     }
 
+    _drop_nul(row, tags)
     texts = [message] + [v for e in exceptions if isinstance(v := e.get("value"), str)]
     extra = _mapping(event.get("extra"))
-    keys = extractor.extract(EventFields(tags, breadcrumbs, extra, texts))
+    keys = [
+        (name, value.replace(NUL, ""))
+        for name, value in extractor.extract(EventFields(tags, breadcrumbs, extra, texts))
+    ]
 
     group = None
     if event_type != "transaction":
@@ -275,5 +292,5 @@ def normalize_event(
             exceptions, event.get("stacktrace"), template or message, platform
         )
         digest = grouping.grouping_hash(event.get("fingerprint"), default, [title])
-        group = GroupSeed(digest, title, culprit, event_type, level)
+        group = GroupSeed(digest, row["title"], row["culprit"], event_type, level)
     return NormalizedEvent(row, keys, group)

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from collector.normalize import NormalizedEvent
 from collector.persist import write_batches
@@ -236,8 +236,8 @@ def _is_outage(exc: Exception) -> bool:
 
 
 def _as_error(exc: Exception) -> SentrailError:
-    if isinstance(exc, IntegrityError):
+    if isinstance(exc, IntegrityError | DataError):
         log.warning("batch refused by the database: %s", exc)
-        return BadRequest("the event could not be stored: it breaks a database constraint")
+        return BadRequest("the event could not be stored: the database refused its data")
     log.error("storing a batch failed", exc_info=exc)
     return Unavailable("storage is unavailable, retry later", headers={"Retry-After": "5"})

@@ -23,7 +23,16 @@ def require_token(request: Request) -> None:
         )
 
 
-router = APIRouter(prefix="/api/v1", tags=["read"], dependencies=[Depends(require_token)])
+def refuse_nul(request: Request) -> None:
+    """NUL characters cannot be matched against stored text (PostgreSQL refuses them)."""
+    values = [*request.query_params.values(), *map(str, request.path_params.values())]
+    if any("\x00" in value for value in values):
+        raise BadRequest("NUL characters are not allowed in parameters")
+
+
+router = APIRouter(
+    prefix="/api/v1", tags=["read"], dependencies=[Depends(require_token), Depends(refuse_nul)]
+)
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 

@@ -227,3 +227,13 @@ def test_event_id_may_be_a_dashed_uuid(client: TestClient, project: ProjectKey) 
     dashed = str(uuid.uuid4())
     response = post(client, project, envelope_bytes(event(event_id=dashed)))
     assert response.json() == {"id": dashed.replace("-", "")}
+
+
+def test_nul_characters_are_dropped_not_fatal(client: TestClient, project: ProjectKey) -> None:
+    sent = event(message="a\x00b", transaction="/x\x00", tags={"order_id": "o\x00-9", "k\x00": "v"})
+    response = post(client, project, envelope_bytes(sent))
+    assert response.status_code == 200, response.text
+    stored = client.get(f"/api/v1/events/{sent['event_id']}").json()
+    assert stored["message"] == "ab" and stored["keys"] == {"order_id": ["o-9"]}
+    assert stored["tags"]["k"] == "v"
+    assert stored["payload"]["message"] == "a\x00b"  # the raw payload keeps what was sent
