@@ -15,6 +15,8 @@ SENSITIVE_KEY = re.compile(
 )
 # 13 to 19 digits, optionally grouped by spaces or dashes, not inside a longer word (hex ids).
 CARD_CANDIDATE = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
+DIGIT_RUN = re.compile(r"\d\d\d\d")
+VERDICT_CACHE_SIZE = 10_000
 KEY_VALUE = re.compile(
     r"(?i)\b(password|passwd|pwd|secret|api_?key|token|cvv|cvc|ccv|auth)(\s*[=:]\s*)"
     r"(\"[^\"]*\"|'[^']*'|[^\s&,;\"']+)"
@@ -46,21 +48,28 @@ class Scrubber:
     ) -> None:
         self._extra = [re.compile(p) for p in extra_patterns]
         self._safe = {f.lower() for f in safe_fields}
+        # Keys repeat across events (frames, breadcrumbs, headers): remember each verdict.
+        self._verdicts: dict[str, bool] = {}
 
     def text(self, value: str) -> str:
-        if any(c.isdigit() for c in value):
+        # Cheap pre-checks first: most strings hold neither a long digit run nor a `k=v`.
+        if DIGIT_RUN.search(value):
             value = CARD_CANDIDATE.sub(_mask_card, value)
-        value = KEY_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}{FILTERED}", value)
+        if "=" in value or ":" in value:
+            value = KEY_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}{FILTERED}", value)
         for pattern in self._extra:
             value = pattern.sub(FILTERED, value)
         return value
 
     def _sensitive(self, key: object) -> bool:
-        return (
-            isinstance(key, str)
-            and key.lower() not in self._safe
-            and SENSITIVE_KEY.search(key) is not None
-        )
+        if not isinstance(key, str):
+            return False
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = key.lower() not in self._safe and SENSITIVE_KEY.search(key) is not None
+            if len(self._verdicts) < VERDICT_CACHE_SIZE:
+                self._verdicts[key] = verdict
+        return verdict
 
     def value(self, value: Any) -> Any:
         """A scrubbed copy of any JSON value."""

@@ -1,0 +1,166 @@
+"""Soak benchmark: a steady rate for a long time; server RSS and latency must stay flat.
+
+    python -m bench.soak --backend sqlite --rate 400 --minutes 10
+
+Sends gzip'd error envelopes at a fixed rate (at most 32 in flight) to a real
+`sentrail serve`, and prints one line a minute: acknowledged, refused, p50/p99 latency and the
+server's resident memory.
+"""
+
+import argparse
+import asyncio
+import gzip
+import os
+import platform
+import random
+import tempfile
+import time
+from pathlib import Path
+
+from bench.ingest import fresh_database
+from bench.payloads import envelope, error_event
+from store import migrations
+from store.engine import Database
+from store.projects import create_project
+from store.settings import DatabaseSettings
+from tests.e2e.server import running_server
+
+
+def rss_mib(pid: int) -> float:
+    total = 0
+    pids = [pid, *(int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    for each in pids:
+        for line in Path(f"/proc/{each}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+class Minute:
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.refused = 0
+
+
+async def connection(
+    host: str,
+    port: int,
+    path: str,
+    head: bytes,
+    bodies: list[bytes],
+    interval: float,
+    offset: float,
+    deadline: float,
+    minutes: list[Minute],
+    start: float,
+) -> None:
+    """One keep-alive connection sending every `interval` seconds (closed loop: it never has
+    more than one request in flight, so a slow server cannot pile up a backlog)."""
+    reader, writer = await asyncio.open_connection(host, port)
+    next_at = start + offset
+    index = 0
+    try:
+        while (now := time.perf_counter()) < deadline:
+            if next_at > now:
+                await asyncio.sleep(next_at - now)  # the pacing of a steady load
+            body = bodies[index % len(bodies)]
+            index += 1
+            started = time.perf_counter()
+            writer.write(head + str(len(body)).encode() + b"\r\n\r\n" + body)
+            status = await read_status(reader)
+            minute = minutes[min(len(minutes) - 1, int((started - start) // 60))]
+            if status == 200:
+                minute.latencies.append(time.perf_counter() - started)
+            else:
+                minute.refused += 1
+            next_at += interval
+    finally:
+        writer.close()
+
+
+async def read_status(reader: asyncio.StreamReader) -> int:
+    status = int((await reader.readline()).split(b" ", 2)[1])
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return status
+
+
+async def soak(url: str, project_id: int, key: str, rate: float, minutes: int, pid: int) -> None:
+    rng = random.Random(3)
+    count = int(rate * 60 * minutes) + 64
+    print(f"preparing {count} envelopes", flush=True)
+    bodies = [gzip.compress(envelope(error_event(rng, "soak-1")), 1) for _ in range(count)]
+    host, port = url.removeprefix("http://").split(":")
+    path = f"/api/{project_id}/envelope/"
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Encoding: gzip\r\n"
+        f"X-Sentry-Auth: Sentry sentry_key={key}, sentry_version=7\r\n"
+        f"Content-Length: "
+    ).encode()
+    per_connection = [bodies[i::32] for i in range(32)]
+    interval = 32 / rate
+    results = [Minute() for _ in range(minutes)]
+    start = time.perf_counter()
+    deadline = start + 60 * minutes
+    runs = [
+        asyncio.create_task(
+            connection(
+                host,
+                int(port),
+                path,
+                head,
+                per_connection[i],
+                interval,
+                interval * i / 32,
+                deadline,
+                results,
+                start,
+            )
+        )
+        for i in range(32)
+    ]
+    print("minute  acked  refused  p50 ms  p99 ms  server RSS MiB", flush=True)
+    for index, minute in enumerate(results, start=1):
+        await asyncio.sleep(max(0.0, start + 60 * index - time.perf_counter()))
+        latencies = sorted(minute.latencies) or [0.0]
+        p50 = latencies[int(len(latencies) * 0.5)] * 1000
+        p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
+        print(
+            f"{index:6d}  {len(minute.latencies):5d}  {minute.refused:7d}  {p50:6.1f}"
+            f"  {p99:6.1f}  {rss_mib(pid):14.1f}",
+            flush=True,
+        )
+    await asyncio.gather(*runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--rate", type=float, default=400.0)
+    parser.add_argument("--minutes", type=int, default=10)
+    args = parser.parse_args()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; backend {args.backend}, "
+        f"{args.rate:.0f} events/s for {args.minutes} minutes"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        url = fresh_database(args.backend, Path(tmp))
+        migrations.upgrade(url)
+        database = Database(DatabaseSettings(database_url=url))
+        with database.sessions.begin() as session:
+            project = create_project(session=session, name="soak")
+            project_id, key = project.id, project.public_key
+        database.dispose()
+        with running_server(url, Path(tmp) / "server.log") as server:
+            asyncio.run(
+                soak(server.url, project_id, key, args.rate, args.minutes, server.process.pid)
+            )
+
+
+if __name__ == "__main__":
+    main()
