@@ -38,6 +38,7 @@ class Ingest:
         writer = Writer(
             database,
             max_pending=settings.writer_max_pending,
+            max_pending_bytes=settings.writer_max_pending_bytes,
             max_batch=settings.writer_max_batch,
             linger=settings.writer_linger,
             retry_after=settings.retry_after_seconds,

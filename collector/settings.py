@@ -19,6 +19,7 @@ class CollectorSettings(BaseSettings):
     rate_limit_per_minute: int = Field(default=0, ge=0)
     # Group commit: how many requests wait for the writer before new ones get a 503.
     writer_max_pending: int = Field(default=4096, ge=1)
+    writer_max_pending_bytes: int = Field(default=256 * MiB, ge=1024)
     writer_max_batch: int = Field(default=512, ge=1)
     # How long the writer waits for more requests before it commits (seconds).
     writer_linger: float = Field(default=0.0, ge=0, le=0.1)

@@ -91,6 +91,19 @@ class IngestBatch:
     issues: list[SentryIssue] = field(default_factory=list)
     comments: list[SentryComment] = field(default_factory=list)
 
+    def approximate_bytes(self) -> int:
+        """Memory this batch holds while it waits: its stored payloads, and a little for the
+        rest of each row."""
+        size = sum(len(e.row["payload"]) + 1024 for e in self.events)
+        size += len(self.delivery.payload) if self.delivery else 0
+        return size + 256 * (
+            len(self.sessions)
+            + len(self.session_updates)
+            + len(self.outcomes)
+            + len(self.issues)
+            + len(self.comments)
+        )
+
     def is_empty(self) -> bool:
         return not (
             self.events
@@ -117,6 +130,7 @@ class Writer:
         database: Database,
         *,
         max_pending: int,
+        max_pending_bytes: int,
         max_batch: int,
         linger: float,
         retry_after: int,
@@ -124,6 +138,8 @@ class Writer:
         self._database = database
         self._queue: queue.Queue[_Request | None] = queue.Queue()
         self._max_pending = max_pending
+        self._max_pending_bytes = max_pending_bytes
+        self._pending_bytes = 0  # touched only on the event loop
         self._max_batch = max_batch
         self._linger = linger
         self._retry_after = retry_after
@@ -157,14 +173,23 @@ class Writer:
     async def submit(self, batch: IngestBatch) -> None:
         if batch.is_empty():
             return
-        if self._queue.qsize() >= self._max_pending:
+        size = batch.approximate_bytes()
+        # Both bounds keep memory flat when the database falls behind: a request that would
+        # pass either is refused at once (SDKs back off on 503 with Retry-After).
+        if self._queue.qsize() >= self._max_pending or (
+            self._pending_bytes and self._pending_bytes + size > self._max_pending_bytes
+        ):
             raise Unavailable(
                 "ingest is overloaded, retry later", headers={"Retry-After": str(self._retry_after)}
             )
         loop = asyncio.get_running_loop()
         request = _Request(batch, loop, loop.create_future())
-        self._queue.put(request)
-        await request.future
+        self._pending_bytes += size
+        try:
+            self._queue.put(request)
+            await request.future
+        finally:
+            self._pending_bytes -= size
 
     def _run(self) -> None:
         stopping = False
