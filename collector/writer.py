@@ -166,10 +166,6 @@ class Writer:
                 self.busy_seconds,
             )
 
-    @property
-    def pending(self) -> int:
-        return self._queue.qsize()
-
     async def submit(self, batch: IngestBatch) -> None:
         if batch.is_empty():
             return
@@ -224,7 +220,7 @@ class Writer:
                 for request in group:
                     self._commit([request])
                 return
-            self._finish(group, _as_error(exc))
+            self._finish(group, _as_error(exc, self._retry_after))
             return
         self._finish(group, None)
 
@@ -260,9 +256,11 @@ def _is_outage(exc: Exception) -> bool:
     )
 
 
-def _as_error(exc: Exception) -> SentrailError:
+def _as_error(exc: Exception, retry_after: int) -> SentrailError:
     if isinstance(exc, IntegrityError | DataError):
         log.warning("batch refused by the database: %s", exc)
         return BadRequest("the event could not be stored: the database refused its data")
     log.error("storing a batch failed", exc_info=exc)
-    return Unavailable("storage is unavailable, retry later", headers={"Retry-After": "5"})
+    return Unavailable(
+        "storage is unavailable, retry later", headers={"Retry-After": str(retry_after)}
+    )

@@ -2,7 +2,7 @@
 
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import zstandard
@@ -120,11 +120,8 @@ def list_issues(
         if service:
             events = events.where(Event.service == service)
         query = query.where(events.exists())
-    issues = list(session.scalars(query))
-    next_cursor = str(issues[limit - 1].id) if len(issues) > limit else None
-    return schemas.IssueList(
-        issues=[issue_summary(i) for i in issues[:limit]], next_cursor=next_cursor
-    )
+    issues, next_cursor = _page(list(session.scalars(query)), limit)
+    return schemas.IssueList(issues=[issue_summary(i) for i in issues], next_cursor=next_cursor)
 
 
 def get_issue(*, session: Session, issue_id: int) -> schemas.IssueDetail:
@@ -158,16 +155,7 @@ def get_issue(*, session: Session, issue_id: int) -> schemas.IssueDetail:
         sentry_id=issue.sentry_id,
         external_url=issue.external_url,
         assigned_to=issue.assigned_to,
-        comments=[
-            schemas.Comment(
-                comment_id=c.comment_id,
-                author=c.author,
-                text=c.text,
-                created_at=c.created_at,
-                updated_at=c.updated_at,
-            )
-            for c in comments
-        ],
+        comments=[schemas.Comment.model_validate(c) for c in comments],
         services=distinct_of(Event.service),
         releases=distinct_of(Event.release),
         latest_events=[event_summary(e) for e in latest],
@@ -236,17 +224,16 @@ def list_deliveries(
         query = query.where(WebhookDelivery.resource == resource)
     if cursor is not None:
         query = query.where(WebhookDelivery.id < cursor)
-    rows = list(session.scalars(query))
+    deliveries, next_cursor = _page(list(session.scalars(query)), limit)
     return schemas.DeliveryList(
-        deliveries=[
-            schemas.DeliverySummary(
-                request_id=d.request_id,
-                resource=d.resource,
-                action=d.action,
-                received_at=d.received_at,
-                outcome=d.outcome,
-            )
-            for d in rows[:limit]
-        ],
-        next_cursor=str(rows[limit - 1].id) if len(rows) > limit else None,
+        deliveries=[schemas.DeliverySummary.model_validate(d) for d in deliveries],
+        next_cursor=next_cursor,
     )
+
+
+Row = TypeVar("Row", Issue, WebhookDelivery)
+
+
+def _page(rows: list[Row], limit: int) -> tuple[list[Row], str | None]:
+    """Rows were fetched with `limit + 1`: the extra one says whether a next page exists."""
+    return rows[:limit], str(rows[limit - 1].id) if len(rows) > limit else None

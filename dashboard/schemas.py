@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 
 class EventSummary(BaseModel):
@@ -57,6 +57,8 @@ class IssueSummary(BaseModel):
 
 
 class Comment(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     comment_id: str
     author: str | None
     text: str
@@ -110,6 +112,8 @@ class OutcomeList(BaseModel):
 
 
 class DeliverySummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     request_id: str
     resource: str
     action: str
