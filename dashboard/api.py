@@ -49,6 +49,12 @@ def get_event(event_id: str, session: SessionDep) -> schemas.EventDetail:
     return queries.get_event(session=session, event_id=event_id)
 
 
+@router.get("/traces/{trace_id}", response_model=schemas.TraceEvents)
+def trace_events(trace_id: str, session: SessionDep) -> schemas.TraceEvents:
+    """The events of one trace, across every service it crossed, oldest first."""
+    return queries.trace_events(session=session, trace_id=trace_id)
+
+
 @router.get("/issues", response_model=schemas.IssueList)
 def list_issues(
     session: SessionDep,

@@ -81,6 +81,19 @@ def get_event(*, session: Session, event_id: str) -> schemas.EventDetail:
     )
 
 
+def trace_events(*, session: Session, trace_id: str) -> schemas.TraceEvents:
+    """Every event of one trace, oldest first (errors, messages and transactions)."""
+    trace_id = trace_id.replace("-", "").lower()
+    events = list(
+        session.scalars(
+            select(Event).where(Event.trace_id == trace_id).order_by(Event.timestamp, Event.id)
+        )
+    )
+    if not events:
+        raise NotFound(f"no events for trace {trace_id}")
+    return schemas.TraceEvents(trace_id=trace_id, events=[event_summary(e) for e in events])
+
+
 def issue_summary(issue: Issue) -> schemas.IssueSummary:
     return schemas.IssueSummary(
         id=issue.id,

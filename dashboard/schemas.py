@@ -40,6 +40,11 @@ class EventDetail(EventSummary):
     payload: Any
 
 
+class TraceEvents(BaseModel):
+    trace_id: str
+    events: list[EventSummary]
+
+
 class IssueSummary(BaseModel):
     id: int
     project_id: int

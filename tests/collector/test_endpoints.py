@@ -237,3 +237,22 @@ def test_nul_characters_are_dropped_not_fatal(client: TestClient, project: Proje
     assert stored["message"] == "ab" and stored["keys"] == {"order_id": ["o-9"]}
     assert stored["tags"]["k"] == "v"
     assert stored["payload"]["message"] == "a\x00b"  # the raw payload keeps what was sent
+
+
+def test_trace_lists_its_events_across_services_oldest_first(
+    client: TestClient, project: ProjectKey
+) -> None:
+    trace = {"trace": {"trace_id": "ab" * 16, "span_id": "c" * 16}}
+    later = event(server_name="payment", timestamp="2026-11-26T10:00:02Z", contexts=trace)
+    earlier = event(server_name="order", timestamp="2026-11-26T10:00:01Z", contexts=trace)
+    other = event(server_name="order")
+    for sent in (later, earlier, other):
+        assert post(client, project, envelope_bytes(sent)).status_code == 200
+    listed = client.get(f"/api/v1/traces/{'AB' * 16}").json()
+    assert listed["trace_id"] == "ab" * 16
+    assert [(e["event_id"], e["service"]) for e in listed["events"]] == [
+        (earlier["event_id"], "order"),
+        (later["event_id"], "payment"),
+    ]
+    assert listed["events"][0]["timestamp"] == "2026-11-26T10:00:01Z"
+    assert client.get(f"/api/v1/traces/{'0' * 32}").status_code == 404
