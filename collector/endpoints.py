@@ -66,7 +66,7 @@ def _project_id(request: Request) -> int:
 
 async def read_body(request: Request, limit: int) -> bytes:
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
+    if length.isascii() and length.isdigit() and int(length) > limit:
         raise PayloadTooLarge(f"body is larger than {limit} bytes")
     body = bytearray()
     async for chunk in request.stream():  # chunked bodies arrive this way too

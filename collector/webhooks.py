@@ -131,7 +131,7 @@ def _issue(data: Mapping[str, Any], action: str, now: datetime) -> SentryIssue |
         level=_text(issue.get("level"), 16) or "error",
         status=status,
         substatus=_text(issue.get("substatus"), 16) or ("new" if action == "created" else ""),
-        count=int(count) if count.isdigit() else 0,
+        count=int(count) if count.isascii() and count.isdigit() else 0,
         first_seen_at=_time(issue.get("firstSeen"), now),
         last_seen_at=_time(issue.get("lastSeen"), now),
         external_url=_text(issue.get("web_url") or issue.get("permalink"), 2000),

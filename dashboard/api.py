@@ -39,7 +39,7 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 def _cursor(cursor: str | None) -> int | None:
     if cursor is None or cursor == "":
         return None
-    if not cursor.isdigit() or len(cursor) > 18:
+    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 18:
         raise BadRequest("invalid cursor")
     return int(cursor)
 

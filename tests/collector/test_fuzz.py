@@ -130,3 +130,9 @@ def test_session_items(item: dict[str, object]) -> None:
 def test_webhook_bodies(data: dict[str, object], action: str) -> None:
     _issue(data, action, NOW)
     _comment(data, action, NOW, data.get("issue"))
+
+
+def test_unicode_digits_are_not_numbers() -> None:
+    """str.isdigit() accepts '¹', which int() refuses: every numeric check must be ASCII."""
+    issue = _issue({"issue": {"id": "1", "count": "¹"}}, "created", NOW)
+    assert issue is not None and issue.count == 0

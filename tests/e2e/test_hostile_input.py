@@ -2,6 +2,7 @@
 nothing is half-written."""
 
 import gzip
+import socket
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -153,3 +154,17 @@ def test_nothing_half_written_and_still_serving(target: Target) -> None:
     stored = target.http.get(f"/api/v1/events/{sent['event_id']}").json()
     assert stored["keys"] == {"order_id": ["o-1"]}
     assert orjson.loads(orjson.dumps(stored["payload"]))["event_id"] == sent["event_id"]
+
+
+def test_non_ascii_digits_in_content_length_and_cursor(target: Target) -> None:
+    response = target.http.get("/api/v1/issues", params={"cursor": "¹"})
+    assert response.status_code == 400
+    host, port = target.server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            f"POST /api/{target.project.id}/envelope/ HTTP/1.1\r\nHost: x\r\n".encode()
+            + b"Content-Length: \xb9\r\n\r\n"
+        )
+        status = sock.recv(100).split(b" ")[1]
+    assert status.startswith(b"4")
+    assert target.http.get("/healthz").status_code == 200
