@@ -53,10 +53,12 @@ class ItemReader:
         kind: str,
         received_at: datetime,
         fallback_event_id: object,
+        scrubbed: bool = False,
     ) -> NormalizedEvent:
-        """Scrubs, then normalises. With scrubbing on, the stored raw payload is the scrubbed
-        event: what the SDK sent, less what must never be stored."""
-        if self.scrubber is not None:
+        """Scrubs (unless the caller already did), then normalises. With scrubbing on, the
+        stored raw payload is the scrubbed event: what was sent, less what must never be
+        stored."""
+        if self.scrubber is not None and not scrubbed:
             event = self.scrubber.value(event)
             payload = orjson.dumps(event)
         return normalize_event(

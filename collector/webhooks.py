@@ -65,6 +65,10 @@ class SentryProjects:
         self._ids: dict[str, int] = {}
         self._lock = threading.Lock()
 
+    async def resolve_async(self, name: str) -> int:
+        known = self._ids.get(name)  # the common case: no hop to a worker thread
+        return known if known is not None else await run_in_threadpool(self.resolve, name)
+
     def resolve(self, name: str) -> int:
         """Runs in a worker thread: may read and write the database."""
         known = self._ids.get(name)
@@ -175,16 +179,23 @@ class WebhookReader:
             )
 
     async def store_fetched_event(self, event: dict[str, Any], project: str) -> None:
-        batch = IngestBatch(await run_in_threadpool(self.projects.resolve, project))
+        batch = IngestBatch(await self.projects.resolve_async(project))
         self.event(batch, event, datetime.now(UTC))
         await self.ingest.writer.submit(batch)
 
-    def event(self, batch: IngestBatch, event: dict[str, Any], now: datetime) -> None:
+    def event(
+        self, batch: IngestBatch, event: dict[str, Any], now: datetime, *, scrubbed: bool = False
+    ) -> None:
         if "timestamp" not in event and "datetime" in event:
             event = {**event, "timestamp": event["datetime"]}  # "…+00:00" or "…Z"
         kind = "transaction" if event.get("type") == "transaction" else "event"
         normalized = self.ingest.reader.normalize(
-            event, orjson.dumps(event), kind=kind, received_at=now, fallback_event_id=None
+            event,
+            orjson.dumps(event),
+            kind=kind,
+            received_at=now,
+            fallback_event_id=None,
+            scrubbed=scrubbed,
         )
         normalized.row.update(source="webhook", external_url=_text(event.get("web_url"), 2000))
         sentry_issue = _text(event.get("issue_id"), 32)
@@ -207,6 +218,13 @@ class WebhookReader:
         installation: str | None,
     ) -> IngestBatch:
         now = datetime.now(UTC)
+        # Scrubbed once, here: the delivery is kept raw less what scrubbing removes, and the
+        # event it carries is normalised from the same scrubbed copy.
+        reader = self.ingest.reader
+        raw = body
+        if reader.scrubber is not None:
+            payload = reader.scrubbed(payload)
+            raw = orjson.dumps(payload)
         data: dict[str, Any] = payload["data"] if isinstance(payload.get("data"), dict) else {}
         event = data.get(EVENT_RESOURCES.get(resource, ""))
         issue = _issue(data, action, now) if resource == "issue" else None
@@ -218,9 +236,9 @@ class WebhookReader:
             project = _project_name(data["issue"].get("project"))
         else:
             project = UNASSIGNED_PROJECT
-        batch = IngestBatch(await run_in_threadpool(self.projects.resolve, project))
+        batch = IngestBatch(await self.projects.resolve_async(project))
         if isinstance(event, dict):
-            self.event(batch, event, now)
+            self.event(batch, event, now, scrubbed=True)
             outcome = "event"
         elif issue is not None:
             batch.issues.append(issue)
@@ -230,12 +248,6 @@ class WebhookReader:
             outcome = "comment"
         else:
             outcome = "recorded"  # metric alerts, installations, seer, future resources
-        # The delivery is kept raw, less what scrubbing removes.
-        raw = (
-            orjson.dumps(self.ingest.reader.scrubbed(payload))
-            if self.ingest.reader.scrubber
-            else body
-        )
         batch.delivery = Delivery(
             request_id, resource[:64], action[:64], now, outcome, installation, compress(raw)
         )
