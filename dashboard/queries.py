@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 import orjson
 import zstandard
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from dashboard import schemas
@@ -121,11 +121,9 @@ def list_issues(
     limit: int,
     cursor: int | None,
 ) -> schemas.IssueList:
-    query = select(Issue).order_by(Issue.id.desc()).limit(limit + 1)
+    query = select(Issue)
     if status:
         query = query.where(Issue.status == status)
-    if cursor is not None:
-        query = query.where(Issue.id < cursor)
     if release or service:
         events = select(Event.issue_id).where(Event.issue_id == Issue.id)
         if release:
@@ -133,7 +131,7 @@ def list_issues(
         if service:
             events = events.where(Event.service == service)
         query = query.where(events.exists())
-    issues, next_cursor = _page(list(session.scalars(query)), limit)
+    issues, next_cursor = _page(session, Issue, query, limit, cursor)
     return schemas.IssueList(issues=[issue_summary(i) for i in issues], next_cursor=next_cursor)
 
 
@@ -232,12 +230,10 @@ def outcome_totals(*, session: Session) -> schemas.OutcomeList:
 def list_deliveries(
     *, session: Session, resource: str | None, limit: int, cursor: int | None
 ) -> schemas.DeliveryList:
-    query = select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(limit + 1)
+    query = select(WebhookDelivery)
     if resource:
         query = query.where(WebhookDelivery.resource == resource)
-    if cursor is not None:
-        query = query.where(WebhookDelivery.id < cursor)
-    deliveries, next_cursor = _page(list(session.scalars(query)), limit)
+    deliveries, next_cursor = _page(session, WebhookDelivery, query, limit, cursor)
     return schemas.DeliveryList(
         deliveries=[schemas.DeliverySummary.model_validate(d) for d in deliveries],
         next_cursor=next_cursor,
@@ -247,6 +243,13 @@ def list_deliveries(
 Row = TypeVar("Row", Issue, WebhookDelivery)
 
 
-def _page(rows: list[Row], limit: int) -> tuple[list[Row], str | None]:
-    """Rows were fetched with `limit + 1`: the extra one says whether a next page exists."""
+def _page(
+    session: Session, model: type[Row], query: Select[Any], limit: int, cursor: int | None
+) -> tuple[list[Row], str | None]:
+    """Newest first, by id. One row more than asked is fetched: it says whether a next page
+    exists, and the cursor is the id the page ends at."""
+    query = query.order_by(model.id.desc()).limit(limit + 1)
+    if cursor is not None:
+        query = query.where(model.id < cursor)
+    rows: list[Row] = list(session.scalars(query))
     return rows[:limit], str(rows[limit - 1].id) if len(rows) > limit else None
