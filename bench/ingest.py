@@ -38,11 +38,16 @@ def fresh_database(backend: str, workdir: Path) -> str:
     return POSTGRES.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
 
 
+def process_tree(pid: int) -> list[int]:
+    """A server process and its direct children (the uvicorn workers)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid, *(int(child) for child in children)]
+
+
 def process_cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and its children (the uvicorn workers)."""
     total = 0.0
-    pids = [pid, *(int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
-    for each in pids:
+    for each in process_tree(pid):
         fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
         total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.ingest import fresh_database
+from bench.ingest import fresh_database, process_tree
 from bench.payloads import envelope, error_event
 from store import migrations
 from store.engine import Database
@@ -28,8 +28,7 @@ from tests.e2e.server import running_server
 
 def rss_mib(pid: int) -> float:
     total = 0
-    pids = [pid, *(int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
-    for each in pids:
+    for each in process_tree(pid):
         for line in Path(f"/proc/{each}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1])

@@ -4,19 +4,17 @@ Runs once, at ingest (SENTRY_PROTOCOL.md §C); everything downstream reads the c
 """
 
 import re
-import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import zstandard
-
 from collector import grouping
 from collector.timestamps import event_time, parse_timestamp
 from rules.extract import EventFields, KeyExtractor
 from store.errors import BadRequest
+from store.payload import compress
 
 LEVELS = {"fatal", "error", "warning", "info", "debug"}
 LEVEL_ALIASES = {"warn": "warning", "critical": "fatal", "log": "info"}
@@ -24,18 +22,6 @@ HEX32 = re.compile(r"^[0-9a-f]{32}$")
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
 TAG_LIMIT = 200
 NUL = "\x00"
-_local = threading.local()
-
-
-def compress(data: bytes) -> bytes:
-    compressor = getattr(_local, "compressor", None)
-    if compressor is None:
-        compressor = _local.compressor = zstandard.ZstdCompressor(level=1)
-    return compressor.compress(data)
-
-
-def decompress(data: bytes) -> bytes:
-    return zstandard.ZstdDecompressor().decompress(data)
 
 
 @dataclass(frozen=True)

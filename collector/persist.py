@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import Connection, String, Table, bindparam, case, select, update
 
 from collector.persist_webhooks import accept_deliveries, write_comments, write_sentry_issues
-from collector.sessions import SessionCounts
-from collector.sessions import SessionUser as SessionUserSeen
+from collector.sessions import SessionCounts, UserSeen
 from store.models import (
     CorrelationKey,
     Event,
@@ -240,7 +239,7 @@ def _count_into_issues(connection: Connection, rows: list[dict[str, Any]]) -> No
 
 def _session_updates(
     connection: Connection, batches: Sequence["IngestBatch"]
-) -> tuple[list[tuple[int, SessionCounts]], list[tuple[int, SessionUserSeen]]]:
+) -> tuple[list[tuple[int, SessionCounts]], list[tuple[int, UserSeen]]]:
     """Counts from individual session updates, each session counted once by its `sid`."""
     updates = [(b.project_id, u) for b in batches for u in b.session_updates]
     if not updates:
@@ -258,7 +257,7 @@ def _session_updates(
         )
     }
     counts: list[tuple[int, SessionCounts]] = []
-    users: list[tuple[int, SessionUserSeen]] = []
+    users: list[tuple[int, UserSeen]] = []
     changed: dict[tuple[int, str], tuple[bool, str | None]] = {}
     for project_id, item in updates:
         key = (project_id, item.sid) if item.sid else None
@@ -274,7 +273,7 @@ def _session_updates(
             users.append(
                 (
                     project_id,
-                    SessionUserSeen(
+                    UserSeen(
                         bucket.release,
                         bucket.environment,
                         item.distinct_id,

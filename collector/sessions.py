@@ -54,7 +54,7 @@ class SessionUpdate:
 
 
 @dataclass(frozen=True)
-class SessionUser:
+class UserSeen:
     release: str
     environment: str
     distinct_id: str
@@ -114,13 +114,13 @@ def from_session(item: Mapping[str, Any]) -> SessionUpdate | None:
     )
 
 
-def from_aggregates(item: Mapping[str, Any]) -> list[tuple[SessionCounts, SessionUser | None]]:
+def from_aggregates(item: Mapping[str, Any]) -> list[tuple[SessionCounts, UserSeen | None]]:
     attrs = _attrs(item)
     aggregates = item.get("aggregates")
     if attrs is None or not isinstance(aggregates, list):
         return []
     release, environment = attrs
-    result: list[tuple[SessionCounts, SessionUser | None]] = []
+    result: list[tuple[SessionCounts, UserSeen | None]] = []
     for bucket in aggregates:
         if not isinstance(bucket, dict):
             continue
@@ -132,6 +132,6 @@ def from_aggregates(item: Mapping[str, Any]) -> list[tuple[SessionCounts, Sessio
         did = _distinct_id(bucket.get("did"))
         user = None
         if did:
-            user = SessionUser(release, environment, did, ended["crashed"] > 0, started)
+            user = UserSeen(release, environment, did, ended["crashed"] > 0, started)
         result.append((counts, user))
     return result

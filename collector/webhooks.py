@@ -23,13 +23,13 @@ from starlette.requests import Request
 
 from collector.endpoints import Ingest, read_body
 from collector.enrichment import Enricher
-from collector.normalize import compress
 from collector.parsers import parse_json_object
 from collector.timestamps import parse_timestamp
 from collector.writer import Delivery, IngestBatch, SentryComment, SentryIssue
 from store.engine import Database
 from store.errors import FastJSONResponse, Unauthorized
 from store.models import Project
+from store.payload import compress
 from store.projects import create_project
 
 REQUEST_ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")

@@ -16,7 +16,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalErr
 
 from collector.normalize import NormalizedEvent
 from collector.persist import write_batches
-from collector.sessions import SessionCounts, SessionUpdate, SessionUser
+from collector.sessions import SessionCounts, SessionUpdate, UserSeen
 from store.engine import Database
 from store.errors import BadRequest, SentrailError, Unavailable
 
@@ -83,7 +83,7 @@ class IngestBatch:
     project_id: int
     events: list[NormalizedEvent] = field(default_factory=list)
     sessions: list[SessionCounts] = field(default_factory=list)  # pre-aggregated
-    users: list[SessionUser] = field(default_factory=list)
+    users: list[UserSeen] = field(default_factory=list)
     session_updates: list[SessionUpdate] = field(default_factory=list)  # one session each
     outcomes: list[Outcome] = field(default_factory=list)
     # Webhooks: the delivery itself, and what it says about issues and comments.

@@ -5,7 +5,6 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 import orjson
-import zstandard
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
@@ -21,6 +20,7 @@ from store.models import (
     SessionUser,
     WebhookDelivery,
 )
+from store.payload import decompress
 
 
 def event_summary(event: Event) -> schemas.EventSummary:
@@ -40,7 +40,7 @@ def event_summary(event: Event) -> schemas.EventSummary:
 
 
 def _payload(raw: bytes) -> Any:
-    data = zstandard.ZstdDecompressor().decompress(raw)
+    data = decompress(raw)
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:

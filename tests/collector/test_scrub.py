@@ -1,6 +1,5 @@
 import orjson
 import pytest
-import zstandard
 from fastapi.testclient import TestClient
 from sqlalchemy import LargeBinary, String, Text, select
 
@@ -8,6 +7,7 @@ from collector.scrub import FILTERED, Scrubber, luhn_valid
 from collector.settings import CollectorSettings
 from store.engine import Database
 from store.models import Base
+from store.payload import decompress
 from tests.collector import sentry_payloads as sp
 from tests.collector.envelopes import envelope_bytes, event
 from tests.conftest import ProjectKey
@@ -62,7 +62,7 @@ def every_stored_text(database: Database) -> str:
             for row in session.execute(select(*columns)) if columns else []:
                 for value in row:
                     if isinstance(value, bytes):
-                        value = zstandard.ZstdDecompressor().decompress(value).decode()
+                        value = decompress(value).decode()
                     parts.append(str(value))
             for row in session.execute(select(table)):
                 parts.append(orjson.dumps(dict(row._mapping), default=str).decode())
