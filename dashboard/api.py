@@ -1,13 +1,15 @@
 """The read API, `/api/v1` (CONTRACT.md)."""
 
 import hmac
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
+from correlator import orders, releases, services
 from dashboard import queries, schemas
 from dashboard.settings import DashboardSettings
-from store.errors import BadRequest, Unauthorized
+from store.errors import BadRequest, NotFound, Unauthorized
 from store.session import SessionDep
 
 
@@ -106,3 +108,73 @@ def list_deliveries(
     return queries.list_deliveries(
         session=session, resource=resource, limit=limit, cursor=_cursor(cursor)
     )
+
+
+@router.get("/orders", response_model=schemas.OrderList)
+def list_orders(
+    session: SessionDep,
+    status: Annotated[str | None, Query(pattern="^(completed|failed|stalled|in_progress)$")] = None,
+    service: str | None = None,
+    release: str | None = None,
+    environment: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> schemas.OrderList:
+    """Order journeys, newest first, filtered by status, service, release, environment and
+    the time range they were active in."""
+    found, next_cursor = orders.list_orders(
+        session,
+        limit=limit,
+        cursor=_cursor(cursor),
+        status=status,
+        service=service,
+        release=release,
+        environment=environment,
+        since=since,
+        until=until,
+    )
+    return schemas.OrderList(
+        orders=[queries.order_summary(journey) for journey in found], next_cursor=next_cursor
+    )
+
+
+@router.get("/orders/{order_id}", response_model=schemas.OrderDetail)
+def get_order(order_id: str, session: SessionDep) -> schemas.OrderDetail:
+    """One order's journey: hops, status, failing and missing hop, its events oldest first."""
+    journey = orders.find_order(session, order_id)
+    if journey is None:
+        raise NotFound(f"no order {order_id}")
+    return queries.order_detail(session, journey)
+
+
+@router.get("/services", response_model=schemas.ServiceList)
+def list_services(
+    session: SessionDep,
+    release: str | None = None,
+    environment: str | None = None,
+    since: datetime | None = None,
+) -> schemas.ServiceList:
+    """Per service: events, errors, the failed and stalled orders it is impacted by."""
+    found = services.service_impact(session, release=release, environment=environment, since=since)
+    return schemas.ServiceList(
+        services=[schemas.ServiceImpact.model_validate(services.as_dict(s)) for s in found]
+    )
+
+
+@router.get("/releases", response_model=schemas.ReleaseList)
+def list_releases(session: SessionDep) -> schemas.ReleaseList:
+    """Every release with its health numbers, newest first."""
+    return schemas.ReleaseList.model_validate({"releases": releases.list_releases(session)})
+
+
+@router.get("/releases/{version}", response_model=schemas.ReleaseDetail)
+def get_release(
+    version: str, session: SessionDep, environment: str | None = None
+) -> schemas.ReleaseDetail:
+    """Release health and the delta against the previous release of the same environment."""
+    health = releases.release_health(session, version, environment)
+    if health is None:
+        raise NotFound(f"no release {version}")
+    return schemas.ReleaseDetail.model_validate(health)

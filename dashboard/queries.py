@@ -8,6 +8,7 @@ import orjson
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from correlator.orders import order_events
 from dashboard import schemas
 from store.errors import NotFound
 from store.models import (
@@ -16,6 +17,7 @@ from store.models import (
     Issue,
     IssueComment,
     ItemOutcome,
+    Journey,
     SessionCount,
     SessionUser,
     WebhookDelivery,
@@ -253,3 +255,32 @@ def _page(
         query = query.where(model.id < cursor)
     rows: list[Row] = list(session.scalars(query))
     return rows[:limit], str(rows[limit - 1].id) if len(rows) > limit else None
+
+
+def order_summary(journey: Journey) -> schemas.OrderSummary:
+    return schemas.OrderSummary(
+        order_id=journey.key,
+        status=journey.status,
+        first_seen=journey.first_seen_at,
+        last_seen=journey.last_seen_at,
+        services=journey.services,
+        failed_service=journey.failed_service,
+        releases=journey.releases,
+        event_count=journey.event_count,
+        error_count=journey.error_count,
+    )
+
+
+def order_detail(session: Session, journey: Journey) -> schemas.OrderDetail:
+    summary = order_summary(journey).model_dump(exclude={"order_id", "status"})
+    return schemas.OrderDetail(
+        order_id=journey.key,
+        status=journey.status,
+        **summary,
+        impacted_services=journey.impacted_services,
+        missing_hops=journey.missing_hops,
+        environments=journey.environments,
+        trace_ids=journey.trace_ids,
+        hops=[schemas.Hop.model_validate(hop) for hop in journey.hops],
+        events=[event_summary(e) for e in order_events(session, journey.id)],
+    )

@@ -129,3 +129,130 @@ class DeliverySummary(BaseModel):
 class DeliveryList(BaseModel):
     deliveries: list[DeliverySummary]
     next_cursor: str | None
+
+
+class OrderSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    order_id: str
+    status: str
+    first_seen: datetime
+    last_seen: datetime
+    services: list[str]
+    failed_service: str | None
+    releases: list[str]
+    event_count: int
+    error_count: int
+
+
+class OrderList(BaseModel):
+    orders: list[OrderSummary]
+    next_cursor: str | None
+
+
+class Hop(BaseModel):
+    service: str
+    name: str
+    status: str
+    first_seen: datetime | None
+    last_seen: datetime | None
+
+
+class OrderDetail(BaseModel):
+    order_id: str
+    status: str
+    first_seen: datetime
+    last_seen: datetime
+    services: list[str]
+    impacted_services: list[str]
+    failed_service: str | None
+    missing_hops: list[str]
+    releases: list[str]
+    environments: list[str]
+    trace_ids: list[str]
+    event_count: int
+    error_count: int
+    hops: list[Hop]
+    events: list[EventSummary]
+
+
+class ServiceImpact(BaseModel):
+    service: str
+    events: int
+    errors: int
+    failed_orders: int
+    stalled_orders: int
+    last_error_at: datetime | None
+
+
+class ServiceList(BaseModel):
+    services: list[ServiceImpact]
+
+
+class ReleaseSummary(BaseModel):
+    version: str
+    first_seen: datetime | None
+    last_seen: datetime | None
+    events: int
+    errors: int
+    orders: int
+    failed_orders: int
+    crash_free_sessions: float | None
+
+
+class ReleaseList(BaseModel):
+    releases: list[ReleaseSummary]
+
+
+class OrderCounts(BaseModel):
+    total: int
+    completed: int
+    failed: int
+    stalled: int
+    in_progress: int
+
+
+class SessionCounts(BaseModel):
+    total: int
+    crashed: int
+    errored: int
+    abnormal: int
+
+
+class ReleaseIssue(BaseModel):
+    id: int
+    title: str
+    level: str
+    status: str
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+
+
+class ReleaseService(BaseModel):
+    service: str
+    events: int
+    errors: int
+    failed_orders: int
+    stalled_orders: int
+    error_rate: float | None
+
+
+class ReleaseDetail(BaseModel):
+    version: str
+    environments: list[str]
+    first_seen: datetime | None
+    last_seen: datetime | None
+    events: int
+    errors: int
+    orders: OrderCounts
+    order_success_rate: float | None
+    sessions: SessionCounts
+    crash_free_sessions: float | None
+    crash_free_users: float | None
+    users: int
+    new_issues: list[ReleaseIssue]
+    regressed_issues: list[ReleaseIssue]
+    services: list[ReleaseService]
+    previous_release: str | None
+    delta: dict[str, float | None]

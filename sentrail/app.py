@@ -1,7 +1,7 @@
 """The ASGI application `sentrail serve` runs: collector + read API (+ health)."""
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -13,8 +13,10 @@ from collector.app import create_ingest_app, is_ingest_path
 from collector.endpoints import Ingest
 from collector.settings import CollectorSettings
 from collector.webhooks import SentryProjects, WebhookReader
+from correlator.worker import Correlator, CorrelatorThread
 from dashboard.api import router as api_router
 from dashboard.settings import DashboardSettings
+from sentrail.settings import ALL_ROLES, Role, ServerSettings
 from store.engine import Database
 from store.errors import Unavailable, install_error_handler
 from store.migrations import current_revision, head_revision
@@ -25,28 +27,38 @@ def create_app(
     database_settings: DatabaseSettings | None = None,
     collector_settings: CollectorSettings | None = None,
     dashboard_settings: DashboardSettings | None = None,
-) -> "IngestFirst":
-    """Collector + read API. Lifespan and state belong to the API app; the ingest app sees the
+    roles: Collection[Role] = ALL_ROLES,
+) -> "IngestFirst | FastAPI":
+    """The parts named in `roles`: collector (ingest + webhooks), correlator (a worker thread)
+    and dashboard (read API). Lifespan and state belong to the API app; the ingest app sees the
     same per-request state (Starlette copies the lifespan state into every request scope)."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         database = Database(database_settings)
-        ingest = Ingest.build(database, collector_settings)
-        ingest.writer.start()
-        webhooks = WebhookReader(ingest, SentryProjects(database))
+        state: dict[str, Any] = {
+            "database": database,
+            "dashboard_settings": dashboard_settings or DashboardSettings(),
+            "head_revision": head_revision(database.settings.database_url),
+        }
+        ingest = webhooks = worker = None
+        if "collector" in roles:
+            ingest = Ingest.build(database, collector_settings)
+            ingest.writer.start()
+            webhooks = WebhookReader(ingest, SentryProjects(database))
+            state |= {"ingest": ingest, "webhooks": webhooks}
+        if "correlator" in roles:
+            worker = CorrelatorThread(Correlator(database))
+            worker.start()
         try:
-            yield {
-                "database": database,
-                "ingest": ingest,
-                "webhooks": webhooks,
-                "dashboard_settings": dashboard_settings or DashboardSettings(),
-                "head_revision": head_revision(database.settings.database_url),
-            }
+            yield state
         finally:
-            if webhooks.enricher is not None:
+            if webhooks is not None and webhooks.enricher is not None:
                 await webhooks.enricher.close()
-            await run_in_threadpool(ingest.writer.stop)
+            if ingest is not None:
+                await run_in_threadpool(ingest.writer.stop)
+            if worker is not None:
+                await run_in_threadpool(worker.stop)
             database.dispose()
 
     app = FastAPI(
@@ -56,7 +68,8 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handler(app)
-    app.include_router(api_router)
+    if "dashboard" in roles:
+        app.include_router(api_router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -81,7 +94,7 @@ def create_app(
             )
         return {"status": "ready", "revision": str(current)}
 
-    return IngestFirst(create_ingest_app(), app)
+    return IngestFirst(create_ingest_app(), app) if "collector" in roles else app
 
 
 class IngestFirst:
@@ -98,7 +111,7 @@ class IngestFirst:
             await self.app(scope, receive, send)
 
 
-def create_default_app() -> IngestFirst:
+def create_default_app() -> "IngestFirst | FastAPI":
     """Factory for uvicorn workers: settings from the environment."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
-    return create_app()
+    return create_app(roles=ServerSettings().roles)

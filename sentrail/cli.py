@@ -1,21 +1,35 @@
 """`sentrail`: the command line (CONTRACT.md)."""
 
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 import uvicorn
+from sqlalchemy import func, select
 
-from sentrail.settings import ServerSettings
+from correlator.releases import release_health
+from correlator.report import Format, render
+from correlator.worker import Correlator
+from sentrail.settings import ALL_ROLES, Role, ServerSettings
 from store import migrations
 from store.engine import Database
 from store.errors import SentrailError
+from store.models import Journey
 from store.projects import create_project, dsn, find_project, list_projects
 
 app = typer.Typer(help="A self-hosted backend for Sentry data.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
+report_app = typer.Typer(help="Reports.", no_args_is_help=True)
 project_app = typer.Typer(help="Projects and their DSNs.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(project_app, name="project")
+app.add_typer(report_app, name="report")
 
 Host = Annotated[str, typer.Option(help="Address to bind; 0.0.0.0 exposes it to the network.")]
 Port = Annotated[int, typer.Option(min=1, max=65535)]
@@ -25,14 +39,93 @@ def _base_url(url: str | None) -> str:
     return url or ServerSettings().public_url or "http://127.0.0.1:8000"
 
 
+Workers = Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")]
+AccessLog = Annotated[bool, typer.Option(help="Log every request.")]
+
+
 @app.command()
 def serve(
-    host: Host = "127.0.0.1",
-    port: Port = 8000,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
-    access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+    host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1, access_log: AccessLog = False
 ) -> None:
-    """Collector + read API in one server."""
+    """Collector + correlator + dashboard in one server."""
+    _serve(ALL_ROLES, host, port, workers, access_log)
+
+
+@app.command()
+def collector(
+    host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1, access_log: AccessLog = False
+) -> None:
+    """The collector alone (SDK ingest and webhooks): run several behind a load balancer."""
+    _serve(frozenset({"collector"}), host, port, workers, access_log)
+
+
+@app.command()
+def dashboard(
+    host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1, access_log: AccessLog = False
+) -> None:
+    """The dashboard and read API alone."""
+    _serve(frozenset({"dashboard"}), host, port, workers, access_log)
+
+
+@app.command()
+def correlator() -> None:
+    """The correlator worker alone, until Ctrl-C or SIGTERM; several may share one PostgreSQL."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    database = Database()
+    typer.echo("correlator running; Ctrl-C stops it")
+    Correlator(database).run_forever(stop)
+    database.dispose()
+
+
+@app.command()
+def correlate(
+    rebuild: Annotated[bool, typer.Option(help="Forget every journey and start over.")] = False,
+) -> None:
+    """Run the correlator once, until every stored event is correlated."""
+    database = Database()
+    worker = Correlator(database)
+    started = time.perf_counter()
+    result = worker.rebuild() if rebuild else worker.run_until_idle()
+    elapsed = time.perf_counter() - started
+    with database.sessions() as session:
+        journeys = session.scalar(select(func.count()).select_from(Journey))
+    typer.echo(
+        f"{'rebuilt' if rebuild else 'correlated'}: {result.events} events, "
+        f"{journeys} journeys in {elapsed:.1f} s"
+    )
+    database.dispose()
+
+
+@report_app.command("release")
+def report_release(
+    version: str,
+    format: Annotated[Format, typer.Option("--format", "-f")] = "md",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write.")] = None,
+    environment: Annotated[str | None, typer.Option(help="Compare within it.")] = None,
+) -> None:
+    """Release health: crash-free sessions and users, orders, new and regressed issues,
+    services, and the change since the previous release."""
+    database = Database()
+    with database.sessions() as session:
+        health = release_health(session, version, environment)
+    database.dispose()
+    if health is None:
+        typer.echo(f"error: no release {version}", err=True)
+        raise typer.Exit(1)
+    text = render(health, format)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}")
+
+
+def _serve(roles: frozenset[Role], host: str, port: int, workers: int, access_log: bool) -> None:
+    # Worker processes read their roles from the environment, like every other setting.
+    os.environ["SENTRAIL_ROLES"] = orjson.dumps(sorted(roles)).decode()
     uvicorn.run(
         "sentrail.app:create_default_app",
         factory=True,

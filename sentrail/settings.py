@@ -1,5 +1,10 @@
+from typing import Literal
+
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Role = Literal["collector", "correlator", "dashboard"]
+ALL_ROLES: frozenset[Role] = frozenset({"collector", "correlator", "dashboard"})
 
 
 class ServerSettings(BaseSettings):
@@ -7,6 +12,8 @@ class ServerSettings(BaseSettings):
 
     # The address SDKs reach sentrail at, used to print DSNs. Defaults to the serve address.
     public_url: str | None = None
+    # What this process runs (set by `sentrail collector|correlator|dashboard`; `serve` runs all).
+    roles: frozenset[Role] = ALL_ROLES
 
     @field_validator("public_url")
     @classmethod

@@ -231,3 +231,86 @@ class IssueComment(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None]
+
+
+class Journey(Base):
+    """One order's journey across services, materialised by the correlator (DESIGN.md)."""
+
+    __tablename__ = "journey"
+    __table_args__ = (Index(None, "status", "last_seen_at"), Index(None, "last_seen_at"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    failed_service: Mapped[str | None] = mapped_column(String(128))
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    event_count: Mapped[int] = mapped_column(BigId, default=0)
+    error_count: Mapped[int] = mapped_column(BigId, default=0)
+    # Small lists and the hop table, as the API shows them.
+    services: Mapped[list[str]] = mapped_column(JSON)
+    impacted_services: Mapped[list[str]] = mapped_column(JSON)
+    missing_hops: Mapped[list[str]] = mapped_column(JSON)
+    releases: Mapped[list[str]] = mapped_column(JSON)
+    environments: Mapped[list[str]] = mapped_column(JSON)
+    trace_ids: Mapped[list[str]] = mapped_column(JSON)
+    hops: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    updated_at: Mapped[datetime]
+
+
+class JourneyEvent(Base):
+    """An event that belongs to a journey: by its own key (`via` = "key") or through a link
+    (a trace, a transaction ID, …) it shares with one that has it (`via` = the link's kind)."""
+
+    __tablename__ = "journey_event"
+    __table_args__ = (Index(None, "event_row_id"),)
+
+    journey_id: Mapped[int] = mapped_column(
+        ForeignKey("journey.id", ondelete="CASCADE"), primary_key=True
+    )
+    event_row_id: Mapped[int] = mapped_column(
+        ForeignKey("event.id", ondelete="CASCADE"), primary_key=True
+    )
+    via: Mapped[str] = mapped_column(String(64))
+
+
+class JourneyLink(Base):
+    """A trace or secondary key seen on a keyed event of a journey: keyless events carrying it
+    join that journey (when it leads to exactly one)."""
+
+    __tablename__ = "journey_link"
+    __table_args__ = (Index(None, "journey_id"),)
+
+    kind: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+    journey_id: Mapped[int] = mapped_column(
+        ForeignKey("journey.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class JourneyLabel(Base):
+    """What a journey can be filtered by: its services, impacted services, releases and
+    environments (kind = service | impacted | release | environment)."""
+
+    __tablename__ = "journey_label"
+    __table_args__ = (Index(None, "journey_id"),)
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(250), primary_key=True)
+    journey_id: Mapped[int] = mapped_column(
+        ForeignKey("journey.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class CorrelatorState(Base):
+    """How far the correlator has read the event table: every id up to `watermark` is done,
+    except `gaps`, ids below it not yet committed when it passed (kept until their deadline)."""
+
+    __tablename__ = "correlator_state"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    watermark: Mapped[int] = mapped_column(BigId, default=0)
+    gaps: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Bumped by every pass: a pass commits only if no other pass committed since it read this.
+    passes: Mapped[int] = mapped_column(BigId, default=0)
+    updated_at: Mapped[datetime]

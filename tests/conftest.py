@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from collector.settings import CollectorSettings
 from sentrail.app import create_app
+from sentrail.settings import ALL_ROLES, Role
 from store.engine import Database
 from store.models import Project
 from store.settings import DatabaseSettings
@@ -92,10 +93,21 @@ def collector_settings() -> CollectorSettings:
 
 
 @pytest.fixture
+def app_roles() -> frozenset[Role]:
+    """The parts the test app runs; tests that drive the correlator themselves leave it out."""
+    return ALL_ROLES
+
+
+@pytest.fixture
 def client(
-    database_url: str, collector_settings: CollectorSettings, project: ProjectKey
+    database_url: str,
+    collector_settings: CollectorSettings,
+    project: ProjectKey,
+    app_roles: frozenset[Role],
 ) -> Iterator[TestClient]:
-    app = create_app(DatabaseSettings(database_url=database_url), collector_settings)
+    app = create_app(
+        DatabaseSettings(database_url=database_url), collector_settings, roles=app_roles
+    )
     with TestClient(app) as test_client:
         yield test_client
 

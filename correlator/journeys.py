@@ -1,0 +1,180 @@
+"""What one order's events say about its journey: hops, status, the failing and the missing hop.
+
+Pure: events in, summary out. The worker feeds it the events a journey holds; a rebuild feeds
+it the same events, so both reach the same answer.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from rules.config import JourneyRule
+
+ERROR_LEVELS = frozenset({"error", "fatal"})
+
+COMPLETED = "completed"
+FAILED = "failed"
+STALLED = "stalled"
+IN_PROGRESS = "in_progress"
+STATUSES = (COMPLETED, FAILED, STALLED, IN_PROGRESS)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEvent:
+    """The columns of an event that a journey is made of."""
+
+    id: int
+    timestamp: datetime
+    duration_ms: float | None
+    type: str
+    level: str
+    service: str | None
+    release: str | None
+    environment: str | None
+    trace_id: str | None
+
+    @property
+    def started_at(self) -> datetime:
+        """When the work began: a transaction's timestamp is its end, so step back its duration."""
+        if self.type == "transaction" and self.duration_ms:
+            return self.timestamp - timedelta(milliseconds=self.duration_ms)
+        return self.timestamp
+
+    @property
+    def is_error(self) -> bool:
+        return self.type != "transaction" and self.level in ERROR_LEVELS
+
+
+@dataclass(slots=True)
+class HopState:
+    service: str
+    name: str
+    status: str = "pending"  # ok | failed | missing | skipped | not_reached | pending
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    reached: bool = False
+
+    def see(self, at: datetime) -> None:
+        self.reached = True
+        self.first_seen = min(self.first_seen or at, at)
+        self.last_seen = max(self.last_seen or at, at)
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "service": self.service,
+            "name": self.name,
+            "status": self.status,
+            "first_seen": self.first_seen.isoformat() if self.first_seen else None,
+            "last_seen": self.last_seen.isoformat() if self.last_seen else None,
+        }
+
+
+@dataclass(slots=True)
+class JourneySummary:
+    status: str
+    failed_service: str | None
+    first_seen: datetime
+    last_seen: datetime
+    event_count: int
+    error_count: int
+    services: list[str]
+    impacted_services: list[str]
+    missing_hops: list[str]
+    releases: list[str]
+    environments: list[str]
+    trace_ids: list[str]
+    hops: list[HopState] = field(default_factory=list)
+
+
+def _distinct(values: Iterable[str | None]) -> list[str]:
+    return list(dict.fromkeys(v for v in values if v))
+
+
+def summarize(events: Sequence[TimelineEvent], rule: JourneyRule, now: datetime) -> JourneySummary:
+    """The journey these events make under `rule`, as it stands at `now`.
+
+    Events are walked in the order their work began. An event from the service of the next
+    expected hop reaches it; one from the service of a hop already reached belongs to the latest
+    such hop; one from the service of a later hop reaches that hop (the hops between are
+    skipped); any other service is outside the expected path but still part of the journey.
+    """
+    ordered = sorted(events, key=lambda e: (e.started_at, e.id))
+    hops = [HopState(service=hop.service, name=hop.name) for hop in rule.hops]
+    position = 0  # index of the next expected hop
+    failed_hop: HopState | None = None
+    first_error: TimelineEvent | None = None
+    for event in ordered:
+        hop = _hop_for(hops, position, event.service)
+        if hop is not None:
+            index = hops.index(hop)
+            hop.see(event.started_at)
+            position = max(position, index + 1)
+        if event.is_error and first_error is None:
+            first_error = event
+            failed_hop = hop
+
+    errors = [e for e in ordered if e.is_error]
+    last_seen = max(e.timestamp for e in ordered)
+    reached = [i for i, hop in enumerate(hops) if hop.reached]
+    furthest = reached[-1] if reached else -1
+    for i, hop in enumerate(hops):
+        if hop.reached:
+            hop.status = "ok"
+        elif i < furthest:
+            hop.status = "skipped"
+
+    missing: list[str] = []
+    if first_error is not None:
+        status = FAILED
+        failed_service = first_error.service
+        if failed_hop is not None:
+            failed_hop.status = "failed"
+        _mark_after(hops, furthest, "not_reached")
+    elif furthest == len(hops) - 1:
+        status, failed_service = COMPLETED, None
+    elif now - last_seen > timedelta(seconds=rule.stall_after):
+        status = STALLED
+        never = hops[furthest + 1]
+        never.status = "missing"
+        failed_service = never.service
+        missing = [never.service]
+        _mark_after(hops, furthest + 1, "not_reached")
+    else:
+        status, failed_service = IN_PROGRESS, None
+
+    impacted = _distinct([failed_service, *(e.service for e in errors)])
+    return JourneySummary(
+        status=status,
+        failed_service=failed_service,
+        first_seen=min(e.timestamp for e in ordered),
+        last_seen=last_seen,
+        event_count=len(ordered),
+        error_count=len(errors),
+        services=_distinct(e.service for e in ordered),
+        impacted_services=impacted,
+        missing_hops=missing,
+        releases=sorted(_distinct(e.release for e in ordered)),
+        environments=sorted(_distinct(e.environment for e in ordered)),
+        trace_ids=_distinct(e.trace_id for e in ordered),
+        hops=hops,
+    )
+
+
+def _hop_for(hops: list[HopState], position: int, service: str | None) -> HopState | None:
+    if service is None:
+        return None
+    if position < len(hops) and hops[position].service == service:
+        return hops[position]
+    for hop in reversed(hops[:position]):
+        if hop.service == service:
+            return hop
+    for hop in hops[position + 1 :]:
+        if hop.service == service:
+            return hop
+    return None
+
+
+def _mark_after(hops: list[HopState], index: int, status: str) -> None:
+    for hop in hops[index + 1 :]:
+        if not hop.reached:
+            hop.status = status

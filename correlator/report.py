@@ -1,0 +1,82 @@
+"""The release health report as a file: html, json, csv or md (`sentrail report release`)."""
+
+from typing import Any, Literal
+
+import orjson
+import pandas as pd
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+Format = Literal["html", "json", "csv", "md"]
+HEADLINE = (
+    ("events", "Events"),
+    ("errors", "Errors"),
+    ("order_success_rate", "Order success rate"),
+    ("failed_orders", "Failed orders"),
+    ("stalled_orders", "Stalled orders"),
+    ("crash_free_sessions", "Crash-free sessions"),
+    ("crash_free_users", "Crash-free users"),
+)
+RATES = {"order_success_rate", "crash_free_sessions", "crash_free_users"}
+
+_templates = Environment(
+    loader=PackageLoader("correlator", "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def shown(name: str, value: Any) -> str:
+    """A headline number as a person reads it."""
+    if value is None:
+        return "n/a"
+    if name in RATES:
+        return f"{value * 100:.2f}%"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def shown_delta(name: str, value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if name in RATES:
+        return f"{value * 100:+.2f} pt"
+    return f"{value:+,}" if isinstance(value, int) else f"{value:+}"
+
+
+def headline(health: dict[str, Any]) -> list[dict[str, str]]:
+    delta = health.get("delta") or {}
+    return [
+        {
+            "name": label,
+            "value": shown(key, health.get(key)),
+            "delta": shown_delta(key, delta.get(key)) if key in delta else "",
+        }
+        for key, label in HEADLINE
+    ]
+
+
+def services_frame(health: dict[str, Any]) -> pd.DataFrame:
+    columns = ["service", "events", "errors", "error_rate", "failed_orders", "stalled_orders"]
+    return pd.DataFrame(health["services"], columns=columns)
+
+
+def render(health: dict[str, Any], fmt: Format) -> str:
+    if fmt == "json":
+        return orjson.dumps(health, option=orjson.OPT_INDENT_2 | orjson.OPT_UTC_Z).decode() + "\n"
+    if fmt == "csv":
+        totals = {
+            "service": "(release)",
+            "events": health["events"],
+            "errors": health["errors"],
+            "error_rate": None,
+            "failed_orders": health["failed_orders"],
+            "stalled_orders": health["stalled_orders"],
+        }
+        frame = pd.concat([pd.DataFrame([totals]), services_frame(health)], ignore_index=True)
+        frame.insert(0, "release", health["version"])
+        for key in sorted(RATES):
+            frame[key] = [health[key], *[None] * (len(frame) - 1)]
+        csv: str = frame.to_csv(index=False, lineterminator="\n")
+        return csv
+    template = _templates.get_template(f"release_report.{fmt}.j2")
+    return template.render(health=health, headline=headline(health), services=health["services"])

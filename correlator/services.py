@@ -1,0 +1,113 @@
+"""Service impact: how much each service sent, how much failed, which orders it hurt."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.orm import Session
+
+from correlator.journeys import ERROR_LEVELS, FAILED, STALLED
+from store.models import Event, Journey, JourneyLabel
+
+
+def is_error() -> ColumnElement[bool]:
+    """The SQL form of `TimelineEvent.is_error`."""
+    return and_(Event.type != "transaction", Event.level.in_(sorted(ERROR_LEVELS)))
+
+
+@dataclass(slots=True)
+class ServiceImpact:
+    service: str
+    events: int = 0
+    errors: int = 0
+    failed_orders: int = 0
+    stalled_orders: int = 0
+    last_error_at: datetime | None = None
+
+
+def event_filters(
+    release: str | None, environment: str | None, since: datetime | None
+) -> list[ColumnElement[bool]]:
+    filters: list[ColumnElement[bool]] = [Event.service.is_not(None)]
+    if release:
+        filters.append(Event.release == release)
+    if environment:
+        filters.append(Event.environment == environment)
+    if since:
+        filters.append(Event.timestamp >= since)
+    return filters
+
+
+def impacted_orders(
+    session: Session, release: str | None, environment: str | None, since: datetime | None
+) -> dict[tuple[str, str], int]:
+    """(service, status) → failed or stalled orders that service is impacted by."""
+    impacted = select(JourneyLabel.value, Journey.status, func.count()).join(
+        Journey, Journey.id == JourneyLabel.journey_id
+    )
+    impacted = impacted.where(
+        JourneyLabel.kind == "impacted", Journey.status.in_([FAILED, STALLED])
+    )
+    for kind, value in (("release", release), ("environment", environment)):
+        if value:
+            impacted = impacted.where(
+                Journey.id.in_(
+                    select(JourneyLabel.journey_id).where(
+                        JourneyLabel.kind == kind, JourneyLabel.value == value
+                    )
+                )
+            )
+    if since:
+        impacted = impacted.where(Journey.last_seen_at >= since)
+    return {
+        (service, status): count
+        for service, status, count in session.execute(
+            impacted.group_by(JourneyLabel.value, Journey.status)
+        )
+    }
+
+
+def service_impact(
+    session: Session,
+    *,
+    release: str | None = None,
+    environment: str | None = None,
+    since: datetime | None = None,
+) -> list[ServiceImpact]:
+    """Every service that sent events (or is impacted by an order), most errors first."""
+    error = is_error()
+    rows = session.execute(
+        select(
+            Event.service,
+            func.count(),
+            func.count().filter(error),
+            func.max(Event.timestamp).filter(error),
+        )
+        .where(*event_filters(release, environment, since))
+        .group_by(Event.service)
+    )
+    found: dict[str, ServiceImpact] = {}
+    for service, events, errors, last_error in rows:
+        assert service is not None  # filtered in SQL
+        found[service] = ServiceImpact(service, events, errors, last_error_at=last_error)
+    for (service, status), count in impacted_orders(session, release, environment, since).items():
+        impact = found.setdefault(service, ServiceImpact(service))
+        if status == FAILED:
+            impact.failed_orders = count
+        else:
+            impact.stalled_orders = count
+    return sorted(
+        found.values(), key=lambda s: (-s.failed_orders - s.stalled_orders, -s.errors, s.service)
+    )
+
+
+def as_dict(impact: ServiceImpact) -> dict[str, Any]:
+    return {
+        "service": impact.service,
+        "events": impact.events,
+        "errors": impact.errors,
+        "failed_orders": impact.failed_orders,
+        "stalled_orders": impact.stalled_orders,
+        "last_error_at": impact.last_error_at,
+    }

@@ -1,0 +1,536 @@
+"""The incremental correlator: reads new events from a watermark and keeps journeys up to date.
+
+Each pass is one transaction that starts by moving the watermark with a compare-and-set, so
+several workers on one database never process the same events twice: a worker whose watermark
+went stale changes nothing and tries again. Everything a pass writes can be rebuilt from the
+events, and a pass may be repeated without changing the result.
+"""
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, select, tuple_, update
+
+from correlator.journeys import IN_PROGRESS, TimelineEvent, summarize
+from rules.config import CorrelationRules, current_rules
+from store.engine import Database
+from store.models import (
+    CorrelationKey,
+    CorrelatorState,
+    Event,
+    Journey,
+    JourneyEvent,
+    JourneyLabel,
+    JourneyLink,
+)
+from store.upsert import insert_for, insert_ignore
+
+log = logging.getLogger(__name__)
+
+STATE = "journeys"
+TRACE = "trace"
+KEY = "key"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    batch_size: int = 2000
+    poll_interval: float = 0.25
+    # How long an id below the watermark that was not yet visible is waited for: a concurrent
+    # transaction on PostgreSQL may commit a lower id after a higher one.
+    gap_wait: float = 60.0
+    # In-progress journeys re-examined for a stall per pass.
+    stall_sweep: int = 1000
+
+
+@dataclass(slots=True)
+class PassResult:
+    events: int = 0
+    journeys: int = 0
+    stale: bool = False
+
+
+@dataclass(slots=True)
+class _Batch:
+    ids: list[int]
+    primary: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+    links: dict[int, set[tuple[str, str]]] = field(default_factory=lambda: defaultdict(set))
+
+
+class Correlator:
+    def __init__(
+        self,
+        database: Database,
+        rules: CorrelationRules | None = None,
+        settings: WorkerSettings | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.database = database
+        self.rules = rules or current_rules()
+        self.settings = settings or WorkerSettings()
+        self.clock = clock
+        self.key_name = self.rules.journey.key
+        self.link_names = [k.name for k in self.rules.keys if k.name != self.key_name]
+
+    # -- passes --------------------------------------------------------------------------
+
+    def run_once(self) -> PassResult:
+        """One pass: up to `batch_size` new events, then the stall sweep."""
+        now = self.clock()
+        with self.database.engine.connect() as connection:
+            state = self._state(connection)
+            connection.rollback()
+        watermark, gaps = state.watermark, {int(k): v for k, v in state.gaps.items()}
+        with self._writing() as connection:
+            fresh = list(
+                connection.scalars(
+                    select(Event.id)
+                    .where(Event.id > watermark)
+                    .order_by(Event.id)
+                    .limit(self.settings.batch_size)
+                )
+            )
+            found = self._existing(connection, gaps) if gaps else []
+            new_watermark = fresh[-1] if fresh else watermark
+            new_gaps = self._next_gaps(gaps, found, watermark, fresh, now)
+            moved = connection.execute(
+                update(CorrelatorState)
+                .where(
+                    CorrelatorState.name == STATE,
+                    CorrelatorState.passes == state.passes,
+                )
+                .values(
+                    passes=state.passes + 1,
+                    watermark=new_watermark,
+                    gaps={str(k): v for k, v in new_gaps.items()},
+                    updated_at=now,
+                )
+            )
+            if moved.rowcount != 1:
+                connection.rollback()
+                return PassResult(stale=True)
+            ids = [*found, *fresh]
+            touched = self._process(connection, ids) if ids else set()
+            touched |= self._stall_candidates(connection, now)
+            self._recompute(connection, touched, now)
+            connection.commit()
+        return PassResult(events=len(ids), journeys=len(touched))
+
+    def run_until_idle(self) -> PassResult:
+        """Passes until no new event is left (used by `sentrail correlate` and tests)."""
+        total = PassResult()
+        while True:
+            result = self.run_once()
+            total.events += result.events
+            total.journeys += result.journeys
+            if not result.stale and result.events < self.settings.batch_size:
+                return total
+
+    def rebuild(self) -> PassResult:
+        """Forget every journey and correlate all stored events again from the start."""
+        self.reset()
+        return self.run_until_idle()
+
+    def reset(self) -> None:
+        """Forget every journey and move the watermark back to the first event."""
+        with self._writing() as connection:
+            for table in (JourneyEvent, JourneyLink, JourneyLabel, Journey):
+                connection.execute(delete(table))
+            self._state(connection)
+            connection.execute(
+                update(CorrelatorState)
+                .where(CorrelatorState.name == STATE)
+                .values(
+                    watermark=0, gaps={}, passes=CorrelatorState.passes + 1, updated_at=self.clock()
+                )
+            )
+            connection.commit()
+
+    def lag(self) -> int:
+        """Events stored but not yet correlated: past the watermark, or in a gap that has
+        since been filled."""
+        with self.database.engine.connect() as connection:
+            state = self._state(connection)
+            newest = connection.scalar(select(func.max(Event.id))) or 0
+            gaps = {int(k): v for k, v in state.gaps.items()}
+            return max(0, newest - state.watermark) + len(self._existing(connection, gaps))
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Passes until `stop` is set; waits `poll_interval` when there is nothing new. Errors
+        (the database away, a lock timeout) are logged and retried with backoff."""
+        backoff = self.settings.poll_interval
+        while not stop.is_set():
+            try:
+                result = self.run_once()
+            except Exception:
+                log.exception("correlator pass failed; retrying in %.1f s", backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            backoff = self.settings.poll_interval
+            if result.events < self.settings.batch_size and not result.stale:
+                stop.wait(self.settings.poll_interval)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _writing(self) -> Any:
+        return self.database.engine.connect().execution_options(sqlite_immediate=True)
+
+    def _state(self, connection: Connection) -> CorrelatorState:
+        row = connection.execute(
+            select(
+                CorrelatorState.watermark,
+                CorrelatorState.gaps,
+                CorrelatorState.passes,
+                CorrelatorState.updated_at,
+            ).where(CorrelatorState.name == STATE)
+        ).first()
+        if row is None:
+            insert_ignore(
+                connection,
+                CorrelatorState.__table__,  # type: ignore[arg-type]
+                [
+                    {
+                        "name": STATE,
+                        "watermark": 0,
+                        "gaps": {},
+                        "passes": 0,
+                        "updated_at": self.clock(),
+                    }
+                ],
+                ["name"],
+            )
+            connection.commit()
+            return self._state(connection)
+        return CorrelatorState(
+            name=STATE,
+            watermark=row.watermark,
+            gaps=row.gaps,
+            passes=row.passes,
+            updated_at=row.updated_at,
+        )
+
+    def _existing(self, connection: Connection, gaps: dict[int, float]) -> list[int]:
+        found: list[int] = []
+        for chunk in _chunks(sorted(gaps), 500):
+            found += connection.scalars(select(Event.id).where(Event.id.in_(chunk)))
+        return sorted(found)
+
+    def _next_gaps(
+        self,
+        gaps: dict[int, float],
+        found: list[int],
+        watermark: int,
+        fresh: list[int],
+        now: datetime,
+    ) -> dict[int, float]:
+        """Ids skipped over (not visible yet) are remembered until `gap_wait` has passed."""
+        remaining = {i: d for i, d in gaps.items() if d > now.timestamp()}
+        for i in found:
+            remaining.pop(i, None)
+        deadline = now.timestamp() + self.settings.gap_wait
+        expected = watermark + 1
+        for i in fresh:
+            for missing in range(expected, min(i, expected + 10_000)):
+                remaining[missing] = deadline
+            expected = i + 1
+        return remaining
+
+    def _read_batch(self, connection: Connection, ids: list[int]) -> _Batch:
+        batch = _Batch(ids=ids)
+        for chunk in _chunks(ids, 900):
+            for row_id, trace_id in connection.execute(
+                select(Event.id, Event.trace_id).where(Event.id.in_(chunk))
+            ):
+                if trace_id:
+                    batch.links[row_id].add((TRACE, trace_id))
+            for row_id, name, value in connection.execute(
+                select(
+                    CorrelationKey.event_row_id, CorrelationKey.name, CorrelationKey.value
+                ).where(CorrelationKey.event_row_id.in_(chunk))
+            ):
+                if name == self.key_name:
+                    batch.primary[row_id].add(value)
+                elif name in self.link_names:
+                    batch.links[row_id].add((name, value))
+        return batch
+
+    def _process(self, connection: Connection, ids: list[int]) -> set[int]:
+        """Adds these events to their journeys; returns the journeys that changed."""
+        batch = self._read_batch(connection, ids)
+        keyed = {i for i in ids if batch.primary.get(i)}
+        journey_ids = self._journeys_for(connection, {v for i in keyed for v in batch.primary[i]})
+        touched: set[int] = set()
+        members, links = [], []
+        for row_id in keyed:
+            for value in batch.primary[row_id]:
+                journey_id = journey_ids[value]
+                touched.add(journey_id)
+                members.append({"journey_id": journey_id, "event_row_id": row_id, "via": KEY})
+                links += [
+                    {"kind": kind, "value": link, "journey_id": journey_id}
+                    for kind, link in batch.links.get(row_id, ())
+                ]
+        insert_ignore(connection, JourneyEvent.__table__, members, ["journey_id", "event_row_id"])  # type: ignore[arg-type]
+        new_links = self._add_links(connection, links)
+        # Keyless events to place: those of this batch, and earlier ones that carry a link
+        # this batch made known (they may have arrived before the event with the key).
+        keyless = {i for i in ids if i not in keyed}
+        keyless |= self._keyless_with(connection, new_links)
+        touched |= self._attach(connection, keyless)
+        return touched
+
+    def _journeys_for(self, connection: Connection, values: set[str]) -> dict[str, int]:
+        if not values:
+            return {}
+        now = self.clock()
+        rows = [
+            {
+                "key": value,
+                "status": IN_PROGRESS,
+                "first_seen_at": now,
+                "last_seen_at": now,
+                "event_count": 0,
+                "error_count": 0,
+                "services": [],
+                "impacted_services": [],
+                "missing_hops": [],
+                "releases": [],
+                "environments": [],
+                "trace_ids": [],
+                "hops": [],
+                "updated_at": now,
+            }
+            for value in sorted(values)
+        ]
+        insert_ignore(connection, Journey.__table__, rows, ["key"])  # type: ignore[arg-type]
+        found: dict[str, int] = {}
+        for chunk in _chunks(sorted(values), 900):
+            for key, journey_id in connection.execute(
+                select(Journey.key, Journey.id).where(Journey.key.in_(chunk))
+            ):
+                found[key] = journey_id
+        return found
+
+    def _add_links(
+        self, connection: Connection, links: list[dict[str, Any]]
+    ) -> set[tuple[str, str]]:
+        """Stores links; returns the (kind, value) pairs that gained a journey."""
+        if not links:
+            return set()
+        unique = {(r["kind"], r["value"], r["journey_id"]) for r in links}
+        known: set[tuple[str, str, int]] = set()
+        pairs = sorted({(k, v) for k, v, _ in unique})
+        for chunk in _chunks(pairs, 400):
+            for kind, value, journey_id in connection.execute(
+                select(JourneyLink.kind, JourneyLink.value, JourneyLink.journey_id).where(
+                    tuple_(JourneyLink.kind, JourneyLink.value).in_(chunk)
+                )
+            ):
+                known.add((kind, value, journey_id))
+        new = sorted(unique - known)
+        insert_ignore(
+            connection,
+            JourneyLink.__table__,  # type: ignore[arg-type]
+            [{"kind": k, "value": v, "journey_id": j} for k, v, j in new],
+            ["kind", "value", "journey_id"],
+        )
+        return {(k, v) for k, v, _ in new}
+
+    def _keyless_with(self, connection: Connection, links: set[tuple[str, str]]) -> set[int]:
+        """Events carrying one of these links and no key of their own."""
+        found: set[int] = set()
+        traces = sorted(v for k, v in links if k == TRACE)
+        for chunk in _chunks(traces, 900):
+            found.update(connection.scalars(select(Event.id).where(Event.trace_id.in_(chunk))))
+        others = sorted((k, v) for k, v in links if k != TRACE)
+        for chunk in _chunks(others, 400):
+            found.update(
+                connection.scalars(
+                    select(CorrelationKey.event_row_id).where(
+                        tuple_(CorrelationKey.name, CorrelationKey.value).in_(chunk)
+                    )
+                )
+            )
+        keyed: set[int] = set()
+        for chunk in _chunks(sorted(found), 900):
+            keyed.update(
+                connection.scalars(
+                    select(CorrelationKey.event_row_id).where(
+                        CorrelationKey.event_row_id.in_(chunk),
+                        CorrelationKey.name == self.key_name,
+                    )
+                )
+            )
+        return found - keyed
+
+    def _attach(self, connection: Connection, event_ids: Collection[int]) -> set[int]:
+        """Places each keyless event in the one journey its links lead to, or in none when they
+        lead nowhere or to several (an ambiguous link places nothing). Returns the journeys whose
+        events changed."""
+        if not event_ids:
+            return set()
+        ids = sorted(event_ids)
+        batch = self._read_batch(connection, ids)
+        pairs = sorted({link for i in ids for link in batch.links.get(i, ())})
+        journeys_of: dict[tuple[str, str], set[int]] = defaultdict(set)
+        for chunk in _chunks(pairs, 400):
+            for kind, value, journey_id in connection.execute(
+                select(JourneyLink.kind, JourneyLink.value, JourneyLink.journey_id).where(
+                    tuple_(JourneyLink.kind, JourneyLink.value).in_(chunk)
+                )
+            ):
+                journeys_of[(kind, value)].add(journey_id)
+        current: dict[int, set[int]] = defaultdict(set)
+        for chunk in _chunks(ids, 900):
+            for row_id, journey_id in connection.execute(
+                select(JourneyEvent.event_row_id, JourneyEvent.journey_id).where(
+                    JourneyEvent.event_row_id.in_(chunk), JourneyEvent.via != KEY
+                )
+            ):
+                current[row_id].add(journey_id)
+        touched: set[int] = set()
+        add: list[dict[str, Any]] = []
+        for row_id in ids:
+            links = batch.links.get(row_id, set())
+            candidates = set().union(*(journeys_of.get(link, set()) for link in links))
+            target = next(iter(candidates)) if len(candidates) == 1 else None
+            stale = current.get(row_id, set()) - {target}
+            if stale:
+                connection.execute(
+                    delete(JourneyEvent).where(
+                        JourneyEvent.event_row_id == row_id,
+                        JourneyEvent.journey_id.in_(sorted(stale)),
+                    )
+                )
+                touched |= stale
+            if target is not None and target not in current.get(row_id, set()):
+                via = next(kind for kind, _ in sorted(links) if (kind, _) in journeys_of)
+                add.append({"journey_id": target, "event_row_id": row_id, "via": via})
+                touched.add(target)
+        insert_ignore(connection, JourneyEvent.__table__, add, ["journey_id", "event_row_id"])  # type: ignore[arg-type]
+        return touched
+
+    def _stall_candidates(self, connection: Connection, now: datetime) -> set[int]:
+        cutoff = now - timedelta(seconds=self.rules.journey.stall_after)
+        return set(
+            connection.scalars(
+                select(Journey.id)
+                .where(Journey.status == IN_PROGRESS, Journey.last_seen_at < cutoff)
+                .order_by(Journey.last_seen_at)
+                .limit(self.settings.stall_sweep)
+            )
+        )
+
+    def _recompute(self, connection: Connection, journey_ids: Iterable[int], now: datetime) -> None:
+        ids = sorted(journey_ids)
+        for chunk in _chunks(ids, 500):
+            events: dict[int, list[TimelineEvent]] = defaultdict(list)
+            for row in connection.execute(
+                select(
+                    JourneyEvent.journey_id,
+                    Event.id,
+                    Event.timestamp,
+                    Event.duration_ms,
+                    Event.type,
+                    Event.level,
+                    Event.service,
+                    Event.release,
+                    Event.environment,
+                    Event.trace_id,
+                )
+                .join(Event, Event.id == JourneyEvent.event_row_id)
+                .where(JourneyEvent.journey_id.in_(chunk))
+            ):
+                events[row.journey_id].append(
+                    TimelineEvent(
+                        id=row.id,
+                        timestamp=row.timestamp,
+                        duration_ms=row.duration_ms,
+                        type=row.type,
+                        level=row.level,
+                        service=row.service,
+                        release=row.release,
+                        environment=row.environment,
+                        trace_id=row.trace_id,
+                    )
+                )
+            labels: list[dict[str, Any]] = []
+            for journey_id in chunk:
+                if not events.get(journey_id):
+                    continue
+                summary = summarize(events[journey_id], self.rules.journey, now)
+                connection.execute(
+                    update(Journey)
+                    .where(Journey.id == journey_id)
+                    .values(
+                        status=summary.status,
+                        failed_service=summary.failed_service,
+                        first_seen_at=summary.first_seen,
+                        last_seen_at=summary.last_seen,
+                        event_count=summary.event_count,
+                        error_count=summary.error_count,
+                        services=summary.services,
+                        impacted_services=summary.impacted_services,
+                        missing_hops=summary.missing_hops,
+                        releases=summary.releases,
+                        environments=summary.environments,
+                        trace_ids=summary.trace_ids,
+                        hops=[hop.as_dict() for hop in summary.hops],
+                        updated_at=now,
+                    )
+                )
+                for kind, values in (
+                    ("service", summary.services),
+                    ("impacted", summary.impacted_services),
+                    ("release", summary.releases),
+                    ("environment", summary.environments),
+                ):
+                    labels += [{"kind": kind, "value": v, "journey_id": journey_id} for v in values]
+            connection.execute(delete(JourneyLabel).where(JourneyLabel.journey_id.in_(chunk)))
+            if labels:
+                connection.execute(insert_for(connection, JourneyLabel.__table__), labels)  # type: ignore[arg-type]
+
+
+def _chunks(values: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+class CorrelatorThread:
+    """The worker inside `sentrail serve`: a daemon thread stopped with the app."""
+
+    def __init__(self, correlator: Correlator) -> None:
+        self.correlator = correlator
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(
+            target=correlator.run_forever, args=(self.stop_event,), name="correlator", daemon=True
+        )
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout)
+
+
+def wait_until_correlated(correlator: Correlator, timeout: float = 30.0) -> None:
+    """Blocks until every stored event has been through a pass (for scripts and tests)."""
+    deadline = time.monotonic() + timeout
+    while correlator.lag() > 0:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the correlator did not catch up")
+        correlator.run_once()

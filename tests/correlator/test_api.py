@@ -1,0 +1,188 @@
+"""The orders, services and releases endpoints and the release report (CONTRACT.md)."""
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from correlator.worker import Correlator
+from sentrail.cli import app as cli
+from store.engine import Database
+from tests.collector.envelopes import envelope_bytes
+from tests.conftest import ProjectKey
+from tests.correlator.shop_events import BASE, Shop
+
+OUTCOMES = ["shipping", "payment-error", "shipment-requested"]
+
+
+def shop_day(shop: Shop) -> dict[str, dict[str, str]]:
+    """r1: 4 completed, 1 failed, 1 stalled; r2 (a bad release): 1, 4, 1."""
+    plan = {"r1": ["shipping"] * 4 + ["payment-error", "shipment-requested"]}
+    plan["r2"] = ["shipping"] + ["payment-error"] * 4 + ["shipment-requested"]
+    orders: dict[str, dict[str, str]] = {}
+    t = 0.0
+    for release, outcomes in plan.items():
+        shop.release = release
+        for upto in outcomes:
+            order, trace = str(uuid.uuid4()), uuid.uuid4().hex
+            shop.checkout(order, trace, upto=upto, t0=t)
+            orders[order] = {"release": release, "upto": upto, "trace": trace}
+            t += 10
+    return orders
+
+
+@pytest.fixture
+def orders(shop: Shop, database: Database) -> dict[str, dict[str, str]]:
+    found = shop_day(shop)
+    Correlator(database).run_until_idle()
+    return found
+
+
+def get(client: TestClient, path: str, **params: Any) -> Any:
+    response = client.get(path, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_orders_filter_by_status_service_and_release(
+    client: TestClient, orders: dict[str, dict[str, str]]
+) -> None:
+    everything = get(client, "/api/v1/orders", limit=500)["orders"]
+    assert {o["order_id"] for o in everything} == set(orders)
+    failed_r2 = get(client, "/api/v1/orders", status="failed", release="r2")["orders"]
+    assert len(failed_r2) == 4
+    assert all(o["failed_service"] == "payment" and o["releases"] == ["r2"] for o in failed_r2)
+    shipped = get(client, "/api/v1/orders", service="shipping")["orders"]
+    assert {o["order_id"] for o in shipped} == {
+        k for k, v in orders.items() if v["upto"] == "shipping"
+    }
+    assert get(client, "/api/v1/orders", environment="nowhere")["orders"] == []
+    later = (BASE + timedelta(seconds=85)).isoformat()
+    assert len(get(client, "/api/v1/orders", since=later)["orders"]) == 3
+    bad = client.get("/api/v1/orders", params={"status": "lost"})
+    assert bad.status_code == 422
+
+
+def test_orders_page_through_without_gaps_or_repeats(
+    client: TestClient, orders: dict[str, dict[str, str]]
+) -> None:
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = get(client, "/api/v1/orders", limit=5, **({"cursor": cursor} if cursor else {}))
+        seen += [o["order_id"] for o in page["orders"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(orders) and len(seen) == len(set(seen))
+
+
+def test_order_detail_has_hops_and_events_oldest_first(
+    client: TestClient, orders: dict[str, dict[str, str]]
+) -> None:
+    order = next(k for k, v in orders.items() if v["upto"] == "shipment-requested")
+    detail = get(client, f"/api/v1/orders/{order}")
+    assert detail["status"] == "stalled"
+    assert detail["failed_service"] == "shipping"
+    assert detail["missing_hops"] == ["shipping"]
+    assert detail["trace_ids"] == [orders[order]["trace"]]
+    assert [h["status"] for h in detail["hops"]] == ["ok", "ok", "ok", "ok", "missing"]
+    stamps = [e["timestamp"] for e in detail["events"]]
+    assert stamps == sorted(stamps) and len(stamps) == 4
+    assert {e["service"] for e in detail["events"]} == {"frontend", "order", "payment"}
+    assert set(detail) >= {
+        "order_id", "services", "impacted_services", "releases", "environments", "hops",
+    }  # fmt: skip
+    missing = client.get(f"/api/v1/orders/{uuid.uuid4()}")
+    assert missing.status_code == 404 and "no order" in missing.json()["detail"]
+
+
+def test_services_count_events_errors_and_impacted_orders(
+    client: TestClient, orders: dict[str, dict[str, str]]
+) -> None:
+    services = {s["service"]: s for s in get(client, "/api/v1/services")["services"]}
+    assert services["payment"]["errors"] == 5
+    assert services["payment"]["failed_orders"] == 5
+    assert services["shipping"]["stalled_orders"] == 2
+    assert services["payment"]["last_error_at"] is not None
+    assert services["frontend"]["events"] == len(orders)
+    r2 = {s["service"]: s for s in get(client, "/api/v1/services", release="r2")["services"]}
+    assert r2["payment"]["failed_orders"] == 4 and r2["shipping"]["stalled_orders"] == 1
+
+
+def test_release_health_compares_with_the_previous_release(
+    client: TestClient, shop: Shop, project: ProjectKey, orders: dict[str, dict[str, str]]
+) -> None:
+    sessions = [
+        {
+            "sid": uuid.uuid4().hex,
+            "did": f"user-{i % 4}",
+            "init": True,
+            "started": (BASE + timedelta(seconds=70)).isoformat(),
+            "status": "crashed" if i < 2 else "exited",
+            "attrs": {"release": "r2", "environment": "test"},
+        }
+        for i in range(8)
+    ]
+    for session in sessions:
+        body = envelope_bytes(sessions=[session])
+        assert client.post(f"/api/{project.id}/envelope/", content=body, headers=project.auth)
+    listed = {r["version"]: r for r in get(client, "/api/v1/releases")["releases"]}
+    assert list(listed) == ["r2", "r1"]
+    assert (listed["r1"]["orders"], listed["r1"]["failed_orders"]) == (6, 1)
+    assert listed["r2"]["crash_free_sessions"] == 0.75
+    r2 = get(client, "/api/v1/releases/r2")
+    assert r2["orders"] == {
+        "total": 6, "completed": 1, "failed": 4, "stalled": 1, "in_progress": 0,
+    }  # fmt: skip
+    assert r2["order_success_rate"] == round(1 / 6, 6)
+    assert r2["sessions"] == {"total": 8, "crashed": 2, "errored": 0, "abnormal": 0}
+    assert r2["crash_free_sessions"] == 0.75
+    assert r2["crash_free_users"] == 0.5  # users 0 and 1 crashed, of 4
+    assert r2["previous_release"] == "r1"
+    assert r2["delta"]["order_success_rate"] == round(1 / 6 - 4 / 6, 6)
+    assert r2["delta"]["failed_orders"] == 3
+    assert r2["environments"] == ["test"]
+    payment = next(s for s in r2["services"] if s["service"] == "payment")
+    assert (payment["errors"], payment["failed_orders"]) == (4, 4)
+    # The failure messages group into one issue (the order ID is a parameter), first seen in
+    # r1: it is new there, not in r2.
+    assert r2["new_issues"] == []
+    r1 = get(client, "/api/v1/releases/r1")
+    assert r1["previous_release"] is None and r1["delta"] == {}
+    assert any("validation failed" in i["title"] for i in r1["new_issues"])
+    assert client.get("/api/v1/releases/r9").status_code == 404
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "md", "html"])
+def test_release_report_in_every_format(
+    fmt: str,
+    database_url: str,
+    orders: dict[str, dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    monkeypatch.setenv("SENTRAIL_DATABASE_URL", database_url)
+    target = tmp_path / f"r2.{fmt}"
+    result = CliRunner().invoke(
+        cli, ["report", "release", "r2", "--format", fmt, "-o", str(target)]
+    )
+    assert result.exit_code == 0, result.output
+    text = target.read_text()
+    if fmt == "json":
+        data = orjson.loads(text)
+        assert data["orders"]["failed"] == 4 and data["previous_release"] == "r1"
+    elif fmt == "csv":
+        header, totals, *services = text.splitlines()
+        assert header.startswith("release,service,events,errors")
+        assert totals.startswith("r2,(release),") and len(services) == 4
+    elif fmt == "md":
+        assert "# Release r2" in text and "| Order success rate | 16.67% | -50.00 pt |" in text
+    else:
+        assert "<h1>Release r2</h1>" in text and "payment" in text
+    missing = CliRunner().invoke(cli, ["report", "release", "nope"])
+    assert missing.exit_code == 1 and "no release nope" in missing.output
