@@ -76,7 +76,7 @@ class SentryProjects:
             return known
         with self._lock:
             try:
-                with self._database.sessions.begin() as session:
+                with self._database.write_sessions.begin() as session:
                     project = session.scalar(select(Project).where(Project.name == name))
                     project = project or create_project(session=session, name=name)
                     project_id = project.id

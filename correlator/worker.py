@@ -89,9 +89,7 @@ class Correlator:
         now = self.clock()
         with self.database.engine.connect() as connection:
             state = self._state(connection)
-            connection.rollback()
-        watermark, gaps = state.watermark, {int(k): v for k, v in state.gaps.items()}
-        with self._writing() as connection:
+            watermark, gaps = state.watermark, {int(k): v for k, v in state.gaps.items()}
             fresh = list(
                 connection.scalars(
                     select(Event.id)
@@ -101,8 +99,13 @@ class Correlator:
                 )
             )
             found = self._existing(connection, gaps) if gaps else []
-            new_watermark = fresh[-1] if fresh else watermark
-            new_gaps = self._next_gaps(gaps, found, watermark, fresh, now)
+            stalling = self._stall_candidates(connection, now)
+            connection.rollback()
+        new_watermark = fresh[-1] if fresh else watermark
+        new_gaps = self._next_gaps(gaps, found, watermark, fresh, now)
+        if not fresh and not found and not stalling and new_gaps == gaps:
+            return PassResult()  # nothing to do: no write, no lock taken
+        with self._writing() as connection:
             moved = connection.execute(
                 update(CorrelatorState)
                 .where(
@@ -121,7 +124,7 @@ class Correlator:
                 return PassResult(stale=True)
             ids = [*found, *fresh]
             touched = self._process(connection, ids) if ids else set()
-            touched |= self._stall_candidates(connection, now)
+            touched |= stalling
             self._recompute(connection, touched, now)
             connection.commit()
         return PassResult(events=len(ids), journeys=len(touched))

@@ -1,5 +1,6 @@
 """`sentrail`: the command line (CONTRACT.md)."""
 
+import asyncio
 import logging
 import os
 import signal
@@ -11,12 +12,16 @@ from typing import Annotated
 import orjson
 import typer
 import uvicorn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import func, select
 
 from correlator.releases import release_health
 from correlator.report import Format, render
 from correlator.worker import Correlator
 from sentrail.settings import ALL_ROLES, Role, ServerSettings
+from shop.runner import running_shop
+from shop.settings import ShopSettings
+from shop.traffic import Scenario, run_traffic, write_truth
 from store import migrations
 from store.engine import Database
 from store.errors import SentrailError
@@ -123,6 +128,68 @@ def report_release(
         typer.echo(f"wrote {output}")
 
 
+@app.command("shop")
+def shop_command(
+    host: Host = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65528, help="The frontend's port.")] = 8100,
+    faults: Annotated[str | None, typer.Option(help="Faults to start with, as JSON.")] = None,
+) -> None:
+    """The ACME shop: seven services (frontend on PORT, the others on the ports after it),
+    sending to SENTRY_DSN with SENTRY_RELEASE (default: the checkout's git SHA) and
+    SENTRY_ENVIRONMENT. Without SENTRAIL_REDIS_URL an embedded Redis is started."""
+    settings = ShopSettings(SHOP_HOST=host, SHOP_PORT=port)
+    if faults is not None:
+        settings.faults = faults
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    with running_shop(settings) as shop:
+        redis = "embedded" if shop.redis else settings.redis_url
+        typer.echo(f"ACME shop at {shop.url} (release {settings.release}, Redis {redis})")
+        if not settings.sentry_dsn:
+            typer.echo("SENTRY_DSN is not set: the services send nothing to Sentry", err=True)
+        typer.echo("Ctrl-C stops it")
+        stop.wait()
+    typer.echo("shop stopped")
+
+
+@app.command()
+def traffic(
+    shop: Annotated[str, typer.Option(help="The shop's frontend.")] = "http://127.0.0.1:8100",
+    orders: Annotated[int, typer.Option(min=1)] = 50,
+    scenario: Annotated[Scenario, typer.Option()] = Scenario.healthy,
+    truth: Annotated[Path | None, typer.Option(help="Write one JSON line per order.")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=256)] = 8,
+    settle: Annotated[float, typer.Option(help="Seconds to wait for orders to settle.")] = 30.0,
+    seed: Annotated[int | None, typer.Option(help="Random seed, to repeat a run.")] = None,
+) -> None:
+    """Customers browsing, filling carts and checking out, under a fault scenario."""
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
+    ) as progress:
+        task = progress.add_task(f"{scenario.value}: orders", total=orders)
+        result = asyncio.run(
+            run_traffic(
+                shop,
+                orders=orders,
+                scenario=scenario.value,
+                concurrency=concurrency,
+                settle_seconds=settle,
+                seed=seed,
+                on_progress=lambda n: progress.advance(task, n),
+            )
+        )
+    outcomes = ", ".join(f"{n} {k}" for k, n in sorted(result.outcomes.items())) or "none"
+    rate = len(result.placed) / result.seconds * 60 if result.seconds else 0.0
+    typer.echo(
+        f"{len(result.placed)} orders in {result.seconds:.1f} s ({rate:.0f}/min): {outcomes}; "
+        f"{result.abandoned} checkouts abandoned"
+    )
+    if truth is not None:
+        write_truth(truth, result.truth)
+        typer.echo(f"wrote {truth}")
+
+
 def _serve(roles: frozenset[Role], host: str, port: int, workers: int, access_log: bool) -> None:
     # Worker processes read their roles from the environment, like every other setting.
     os.environ["SENTRAIL_ROLES"] = orjson.dumps(sorted(roles)).decode()
@@ -169,7 +236,7 @@ def project_create(
     """Create a project and print its DSN on the last line."""
     database = Database()
     try:
-        with database.sessions.begin() as session:
+        with database.write_sessions.begin() as session:
             existing = find_project(session=session, name=name) if exist_ok else None
             project = existing or create_project(session=session, name=name)
             line = dsn(project, _base_url(url))

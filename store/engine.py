@@ -72,6 +72,11 @@ class Database:
         self.settings = settings or DatabaseSettings()
         self.engine = make_engine(self.settings)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # For transactions that read and then write: on SQLite they take the write lock at
+        # BEGIN, so a commit elsewhere between the read and the write cannot make them fail.
+        self.write_sessions = sessionmaker(
+            self.engine.execution_options(sqlite_immediate=True), expire_on_commit=False
+        )
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,0 +1,52 @@
+"""Sentry for one service, as the write-up sets it up: server_name, release, environment."""
+
+import re
+from typing import Any
+
+import sentry_sdk
+from sentry_sdk.integrations.redis import RedisIntegration
+from sentry_sdk.types import Event, Hint
+
+from shop.settings import ShopSettings
+
+# 13-19 digits, optionally grouped: anything shaped like a card number is masked.
+CARD_LIKE = re.compile(r"\b(?:\d[ -]?){9,15}(\d{4})\b")
+
+
+def mask_cards(value: Any) -> Any:
+    """Every card-like number in strings of `value`, recursively, with all but 4 digits hidden."""
+    if isinstance(value, str):
+        return CARD_LIKE.sub(lambda m: "*" * 8 + m.group(1), value)
+    if isinstance(value, dict):
+        return {k: mask_cards(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_cards(v) for v in value]
+    return value
+
+
+def _before_send(event: Event, _hint: Hint) -> Event:
+    masked: Event = mask_cards(event)
+    return masked
+
+
+def _before_breadcrumb(crumb: dict[str, Any], _hint: Hint) -> dict[str, Any]:
+    masked: dict[str, Any] = mask_cards(crumb)
+    return masked
+
+
+def init_sentry(service: str, settings: ShopSettings) -> None:
+    """Each service process calls this once; without SENTRY_DSN the SDK stays disabled."""
+    sentry_sdk.init(
+        dsn=settings.sentry_dsn,
+        server_name=service,
+        release=settings.release,
+        environment=settings.sentry_environment,
+        traces_sample_rate=settings.traces_sample_rate,
+        integrations=[RedisIntegration()],
+        before_send=_before_send,
+        before_send_transaction=_before_send,
+        before_breadcrumb=_before_breadcrumb,
+        send_default_pii=False,
+        # The serverless-style flush after each message bounds the wait for delivery.
+        shutdown_timeout=3,
+    )

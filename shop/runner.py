@@ -1,0 +1,137 @@
+"""`sentrail shop`: the seven services as processes, with an embedded Redis when none is set."""
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import httpx
+from fakeredis import TcpFakeServer
+from redis import Redis
+
+from shop.faults import Faults, write_faults
+from shop.settings import SERVICES, ShopSettings
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class EmbeddedRedis:
+    """An in-process Redis (fakeredis) on a local port, so the demo needs no server."""
+
+    host: str = "127.0.0.1"
+    port: int = field(default_factory=free_port)
+    server: TcpFakeServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
+    def start(self) -> None:
+        self.server = TcpFakeServer((self.host, self.port), server_type="redis")
+        threading.Thread(target=self.server.serve_forever, name="redis", daemon=True).start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+@dataclass
+class Shop:
+    settings: ShopSettings
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    redis: EmbeddedRedis | None = None
+
+    @property
+    def url(self) -> str:
+        return self.settings.url_of("frontend")
+
+    def environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "SENTRAIL_REDIS_URL": self.settings.redis_url or "",
+                "SHOP_HOST": self.settings.host,
+                "SHOP_PORT": str(self.settings.port),
+                "SHOP_DATA_DIR": str(self.settings.data_dir),
+                "SHOP_JWT_SECRET": self.settings.jwt_secret,
+                "SENTRY_RELEASE": self.settings.release,
+                "SENTRY_ENVIRONMENT": self.settings.sentry_environment,
+            }
+        )
+        if self.settings.sentry_dsn:
+            env["SENTRY_DSN"] = self.settings.sentry_dsn
+        return env
+
+    def start(self, timeout: float = 60.0) -> None:
+        if not self.settings.redis_url:
+            self.redis = EmbeddedRedis()
+            self.redis.start()
+            self.settings.redis_url = self.redis.url
+        if not self.settings.jwt_secret:
+            self.settings.jwt_secret = secrets.token_hex(32)
+        redis = Redis.from_url(self.settings.redis_url)
+        write_faults(redis, Faults.model_validate_json(self.settings.faults or "{}"))
+        redis.close()
+        env = self.environment()
+        for service in SERVICES:
+            self.processes[service] = subprocess.Popen(
+                [sys.executable, "-m", "shop.serve", service], env=env
+            )
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        pending = list(SERVICES)
+        while pending:
+            service = pending[0]
+            process = self.processes[service]
+            if process.poll() is not None:
+                self.stop()
+                raise RuntimeError(f"the {service} service exited with {process.returncode}")
+            try:
+                httpx.get(f"{self.settings.url_of(service)}/liveness", timeout=1).raise_for_status()
+                pending.pop(0)
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise TimeoutError(f"the {service} service did not start") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+        if self.redis is not None:
+            self.redis.stop()
+            self.redis = None
+
+
+@contextmanager
+def running_shop(settings: ShopSettings) -> Iterator[Shop]:
+    shop = Shop(settings)
+    shop.start()
+    try:
+        yield shop
+    finally:
+        shop.stop()

@@ -1,0 +1,1 @@
+"""The ACME services, one FastAPI app each (ACME_SHOP.md)."""

@@ -1,0 +1,259 @@
+"""order: stores orders, asks payment to charge them and shipping to ship them, over the queue.
+
+Statuses (ACME): Pending Payment → paid | payment failed → shipped - pending delivery →
+delivered; "failed" when the order could not be placed (the catalog did not answer for an item).
+"""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import sentry_sdk
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import JSON, DateTime, Float, String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shop import queue
+from shop.cards import mask
+from shop.database import ShopBase, service_engine, session_factory
+from shop.instrument import init_sentry
+from shop.services.common import redis_client, run_consumers
+from shop.settings import ShopSettings
+
+PENDING = "Pending Payment"
+PAID = "paid"
+PAYMENT_FAILED = "payment failed"
+SHIPPED = "shipped - pending delivery"
+DELIVERED = "delivered"
+FAILED = "failed"
+
+
+class Order(ShopBase):
+    __tablename__ = "orders"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    userid: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(32))
+    total: Mapped[float] = mapped_column(Float)
+    # Who failed it (catalog, payment), and the release that took it: the shop's own record.
+    failed_service: Mapped[str | None] = mapped_column(String(32))
+    release: Mapped[str] = mapped_column(String(64))
+    firstname: Mapped[str] = mapped_column(String(100))
+    lastname: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(200))
+    delivery: Mapped[str] = mapped_column(String(32))
+    address: Mapped[dict[str, Any]] = mapped_column(JSON)
+    card: Mapped[dict[str, Any]] = mapped_column(JSON)  # masked: never the number or the CVV
+    cart: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    transaction_id: Mapped[str | None] = mapped_column(String(36))
+    tracking_number: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Address(BaseModel):
+    street: str = ""
+    city: str = ""
+    zip: str = ""
+    state: str = ""
+    country: str = ""
+
+
+class CardIn(BaseModel):
+    type: str = ""
+    number: str
+    expMonth: int
+    expYear: int
+    ccv: str
+
+
+class CartLine(BaseModel):
+    itemid: str
+    name: str = ""
+    description: str = ""
+    quantity: int = 1
+    price: float = 0.0
+
+
+class NewOrder(BaseModel):
+    firstname: str = ""
+    lastname: str = ""
+    email: str = ""
+    delivery: str = "UPS"
+    address: Address = Address()
+    card: CardIn
+    cart: list[CartLine]
+    total: float
+
+
+def view(order: Order) -> dict[str, Any]:
+    return {
+        "order_id": order.id,
+        "userid": order.userid,
+        "status": order.status,
+        "total": order.total,
+        "failed_service": order.failed_service,
+        "release": order.release,
+        "delivery": order.delivery,
+        "card": order.card,
+        "cart": order.cart,
+        "transaction_id": order.transaction_id,
+        "tracking_number": order.tracking_number,
+        "created_at": order.created_at.isoformat(),
+        "updated_at": order.updated_at.isoformat(),
+    }
+
+
+def create_app(settings: ShopSettings) -> FastAPI:
+    init_sentry("order", settings)
+    engine = service_engine(settings.data_dir, "order")
+    ShopBase.metadata.create_all(engine, tables=[Order.__table__])  # type: ignore[list-item]
+    sessions = session_factory(engine)
+    redis = redis_client(settings)
+    catalog = httpx.Client(base_url=settings.url_of("catalog"), timeout=5)
+
+    def set_status(order_id: str, status: str, **fields: Any) -> None:
+        with sessions.begin() as session:
+            order = session.get(Order, order_id)
+            if order is None:
+                raise LookupError(f"no order {order_id}")
+            order.status = status
+            order.updated_at = datetime.now(UTC)
+            for name, value in fields.items():
+                setattr(order, name, value)
+
+    def payment_result(message: queue.Message) -> None:
+        data = message.data
+        order_id = str(data["orderID"])
+        sentry_sdk.set_tag("order_id", order_id)
+        if not data.get("success"):
+            set_status(order_id, PAYMENT_FAILED, failed_service="payment")
+            return
+        with sessions() as session:
+            order = session.get(Order, order_id)
+        if order is None:
+            raise LookupError(f"no order {order_id}")
+        set_status(order_id, PAID, transaction_id=data.get("transactionID"))
+        queue.publish(
+            redis,
+            queue.SHIPMENT_REQUESTS,
+            domain="Order",
+            source="order",
+            type="ShipmentRequested",
+            data={"_id": order_id, "delivery": order.delivery},
+        )
+        sentry_sdk.add_breadcrumb(
+            category="ShipmentRequested", level="info", data={"OrderID": order_id}
+        )
+        sentry_sdk.capture_message(f"shipment successfully requested for order [{order_id}]")
+
+    def shipment_event(message: queue.Message) -> None:
+        data = message.data
+        order_id = str(data["orderNumber"])
+        sentry_sdk.set_tag("order_id", order_id)
+        status = DELIVERED if message.type == "ShipmentDelivered" else SHIPPED
+        set_status(order_id, status, tracking_number=data.get("trackingNumber"))
+
+    consumers = [
+        queue.Consumer(
+            redis,
+            queue.PAYMENT_RESULTS,
+            "order",
+            payment_result,
+            claim_idle_ms=settings.claim_idle_ms,
+            max_deliveries=settings.max_deliveries,
+        ),
+        queue.Consumer(
+            redis,
+            queue.SHIPMENT_EVENTS,
+            "order",
+            shipment_event,
+            claim_idle_ms=settings.claim_idle_ms,
+            max_deliveries=settings.max_deliveries,
+        ),
+    ]
+    app = FastAPI(title="ACME order", lifespan=run_consumers(consumers))
+
+    @app.post("/order/add/{userid}")
+    def add(userid: str, body: NewOrder) -> Any:
+        order_id = str(uuid.uuid4())
+        sentry_sdk.set_tag("order_id", order_id)
+        now = datetime.now(UTC)
+        order = Order(
+            id=order_id,
+            userid=userid,
+            status=PENDING,
+            total=body.total,
+            failed_service=None,
+            release=settings.release,
+            firstname=body.firstname,
+            lastname=body.lastname,
+            email=body.email,
+            delivery=body.delivery,
+            address=body.address.model_dump(),
+            card={
+                "type": body.card.type,
+                "number": mask(body.card.number),
+                "expMonth": body.card.expMonth,
+                "expYear": body.card.expYear,
+            },
+            cart=[line.model_dump() for line in body.cart],
+            transaction_id=None,
+            tracking_number=None,
+            created_at=now,
+            updated_at=now,
+        )
+        # Prices and availability come from the catalog, not from the client.
+        try:
+            for line in body.cart:
+                catalog.get(f"/products/{line.itemid}").raise_for_status()
+        except httpx.HTTPError as exc:
+            order.status, order.failed_service = FAILED, "catalog"
+            with sessions.begin() as session:
+                session.add(order)
+            error = RuntimeError(f"catalog lookup failed for order [{order_id}]: {exc}")
+            sentry_sdk.capture_exception(error)
+            return JSONResponse(
+                {"userid": userid, "order_id": order_id, "status": FAILED, "error": str(error)},
+                status_code=502,
+            )
+        with sessions.begin() as session:
+            session.add(order)
+        sentry_sdk.add_breadcrumb(
+            category="PaymentRequested",
+            level="info",
+            data={"OrderID": order_id, "Total": body.total},
+        )
+        queue.publish(
+            redis,
+            queue.PAYMENT_REQUESTS,
+            domain="Order",
+            source="order",
+            type="PaymentRequested",
+            data={"orderID": order_id, "card": body.card.model_dump(), "total": body.total},
+        )
+        return {
+            "userid": userid,
+            "order_id": order_id,
+            "payment": {"success": False, "message": "pending payment"},
+        }
+
+    @app.get("/order/all")
+    def all_orders() -> dict[str, Any]:
+        with sessions() as session:
+            return {"data": [view(o) for o in session.scalars(select(Order))]}
+
+    @app.get("/order/{userid}")
+    def user_orders(userid: str) -> dict[str, Any]:
+        with sessions() as session:
+            found = session.scalars(select(Order).where(Order.userid == userid))
+            return {"data": [view(o) for o in found]}
+
+    @app.get("/liveness")
+    def liveness() -> dict[str, Any]:
+        return {"message": "order service is alive", "status": 200}
+
+    return app

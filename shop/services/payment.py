@@ -1,0 +1,144 @@
+"""payment: validates cards (for PaymentRequested messages, and at POST /pay).
+
+Instrumented as the write-up says: a CreditCardValidated breadcrumb on every validation; a
+captured ValueError on failure, a captured message on success (and only then: upstream sent
+"validation successful" for failures too). The card never reaches Sentry unmasked.
+"""
+
+import uuid
+from typing import Any
+
+import sentry_sdk
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+from shop import queue
+from shop.cards import Card, mask, validate
+from shop.faults import share_hit
+from shop.instrument import init_sentry
+from shop.services.common import FaultView, redis_client, run_consumers
+from shop.settings import ShopSettings
+
+
+class PaymentCrash(RuntimeError):
+    """The payment processor falling over (fault injection)."""
+
+
+class CardIn(BaseModel):
+    type: str = ""
+    number: str
+    expMonth: int
+    expYear: int
+    ccv: str
+
+
+class Payment(BaseModel):
+    card: CardIn
+    total: float
+    orderID: str = ""
+
+
+def charge(order_id: str, card: CardIn, total: float) -> dict[str, Any]:
+    """Validates the card; reports to Sentry as the write-up does; returns CreditCardValidated."""
+    reason = validate(
+        Card(
+            number=card.number,
+            exp_month=card.expMonth,
+            exp_year=card.expYear,
+            cvv=card.ccv,
+            type=card.type or None,
+        )
+    )
+    success = reason is None
+    result: dict[str, Any] = {
+        "success": success,
+        "status": 200 if success else 400,
+        "message": "transaction successful" if success else reason,
+        "amount": total,
+        "transactionID": str(uuid.uuid4()) if success else "-1",
+        "orderID": order_id,
+    }
+    crumb = {
+        "Amount": total,
+        "OrderID": order_id,
+        "Success": success,
+        "Message": result["message"],
+        "Card": mask(card.number),
+    }
+    if success:
+        crumb["TransactionID"] = result["transactionID"]
+    sentry_sdk.add_breadcrumb(category="CreditCardValidated", level="info", data=crumb)
+    if success:
+        sentry_sdk.capture_message(f"validation successful for order [{order_id}]")
+    else:
+        sentry_sdk.capture_exception(
+            ValueError(f"validation failed for order [{order_id}] : {reason}")
+        )
+    return result
+
+
+def create_app(settings: ShopSettings) -> FastAPI:
+    init_sentry("payment", settings)
+    redis = redis_client(settings)
+    faults = FaultView(redis)
+
+    def requested(message: queue.Message) -> None:
+        data = message.data
+        order_id = str(data["orderID"])
+        sentry_sdk.set_tag("order_id", order_id)
+        if share_hit(order_id, faults.current().payment_crash_share):
+            raise PaymentCrash(f"payment processor crashed while charging order [{order_id}]")
+        result = charge(order_id, CardIn.model_validate(data["card"]), float(data["total"]))
+        if result["success"]:
+            sentry_sdk.set_tag("transaction_id", result["transactionID"])
+        queue.publish(
+            redis,
+            queue.PAYMENT_RESULTS,
+            domain="Payment",
+            source="payment",
+            type="CreditCardValidated",
+            data=result,
+        )
+
+    def gave_up(message: queue.Message) -> None:
+        """A request that crashed on every delivery: tell order it failed, so it does not wait."""
+        order_id = str(message.data.get("orderID", ""))
+        sentry_sdk.set_tag("order_id", order_id)
+        queue.publish(
+            redis,
+            queue.PAYMENT_RESULTS,
+            domain="Payment",
+            source="payment",
+            type="CreditCardValidated",
+            data={
+                "success": False,
+                "status": 500,
+                "message": "payment processing failed",
+                "amount": message.data.get("total"),
+                "transactionID": "-1",
+                "orderID": order_id,
+            },
+        )
+
+    consumer = queue.Consumer(
+        redis,
+        queue.PAYMENT_REQUESTS,
+        "payment",
+        requested,
+        claim_idle_ms=settings.claim_idle_ms,
+        max_deliveries=settings.max_deliveries,
+        on_dead_letter=gave_up,
+    )
+    app = FastAPI(title="ACME payment", lifespan=run_consumers([consumer]))
+
+    @app.post("/pay")
+    def pay(body: Payment) -> dict[str, Any]:
+        order_id = body.orderID or str(uuid.uuid4())
+        sentry_sdk.set_tag("order_id", order_id)
+        return charge(order_id, body.card, body.total)
+
+    @app.get("/liveness")
+    def liveness() -> dict[str, Any]:
+        return {"message": "payment service is alive", "status": 200}
+
+    return app
