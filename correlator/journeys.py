@@ -32,6 +32,7 @@ class TimelineEvent:
     release: str | None
     environment: str | None
     trace_id: str | None
+    span_id: str | None = None
 
     @property
     def started_at(self) -> datetime:
@@ -101,17 +102,15 @@ def summarize(events: Sequence[TimelineEvent], rule: JourneyRule, now: datetime)
     ordered = sorted(events, key=lambda e: (e.started_at, e.id))
     hops = [HopState(service=hop.service, name=hop.name) for hop in rule.hops]
     position = 0  # index of the next expected hop
-    failed_hop: HopState | None = None
-    first_error: TimelineEvent | None = None
+    hop_of: dict[int, HopState] = {}
     for event in ordered:
         hop = _hop_for(hops, position, event.service)
         if hop is not None:
-            index = hops.index(hop)
+            hop_of[event.id] = hop
             hop.see(event.started_at)
-            position = max(position, index + 1)
-        if event.is_error and first_error is None:
-            first_error = event
-            failed_hop = hop
+            position = max(position, hops.index(hop) + 1)
+    first_error = root_cause(ordered)
+    failed_hop = hop_of.get(first_error.id) if first_error else None
 
     errors = [e for e in ordered if e.is_error]
     last_seen = max(e.timestamp for e in ordered)
@@ -158,6 +157,37 @@ def summarize(events: Sequence[TimelineEvent], rule: JourneyRule, now: datetime)
         trace_ids=_distinct(e.trace_id for e in ordered),
         hops=hops,
     )
+
+
+def root_cause(events: Sequence[TimelineEvent]) -> TimelineEvent | None:
+    """The error that started the failure.
+
+    An error's unit of work is the transaction it happened in (same trace and span), else the
+    instant it happened. An error is a consequence of another when that other's unit of work
+    began while its own was under way and before it failed: the caller waiting on a callee that
+    broke (an order failing because the catalog did). Of the errors that are no consequence,
+    the one whose work began first is the cause. Clocks of different services agree only
+    roughly, and a server may report its error after answering, so the event timestamps alone
+    cannot say which came first.
+    """
+    units: dict[tuple[str | None, str | None], datetime] = {
+        (e.trace_id, e.span_id): e.started_at
+        for e in events
+        if e.type == "transaction" and e.span_id
+    }
+    errors = [e for e in events if e.is_error]
+    start = {e.id: units.get((e.trace_id, e.span_id), e.timestamp) for e in errors}
+
+    def consequence(error: TimelineEvent) -> bool:
+        return any(
+            other.id != error.id
+            and other.trace_id == error.trace_id
+            and start[error.id] < start[other.id] <= error.timestamp
+            for other in errors
+        )
+
+    causes = [e for e in errors if not consequence(e)] or errors
+    return min(causes, key=lambda e: (start[e.id], e.id), default=None)
 
 
 def _hop_for(hops: list[HopState], position: int, service: str | None) -> HopState | None:

@@ -453,6 +453,7 @@ class Correlator:
                     Event.release,
                     Event.environment,
                     Event.trace_id,
+                    Event.span_id,
                 )
                 .join(Event, Event.id == JourneyEvent.event_row_id)
                 .where(JourneyEvent.journey_id.in_(chunk))
@@ -468,6 +469,7 @@ class Correlator:
                         release=row.release,
                         environment=row.environment,
                         trace_id=row.trace_id,
+                        span_id=row.span_id,
                     )
                 )
             labels: list[dict[str, Any]] = []

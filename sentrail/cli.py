@@ -202,6 +202,9 @@ def _serve(roles: frozenset[Role], host: str, port: int, workers: int, access_lo
         access_log=access_log,
         log_level="info",
         timeout_graceful_shutdown=10,
+        # SDKs keep connections open between sends: a long keep-alive makes it unlikely that
+        # one reuses a connection at the moment the server closes it.
+        timeout_keep_alive=75,
     )
 
 

@@ -46,7 +46,6 @@ def init_sentry(service: str, settings: ShopSettings) -> None:
         before_send=_before_send,
         before_send_transaction=_before_send,
         before_breadcrumb=_before_breadcrumb,
-        send_default_pii=False,
         # The serverless-style flush after each message bounds the wait for delivery.
         shutdown_timeout=3,
     )

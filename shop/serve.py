@@ -34,6 +34,9 @@ def main(argv: list[str]) -> None:
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=5,
+        # Longer than the clients' keep-alive (httpx: 5 s), so a client never reuses a
+        # connection the server is closing at that moment.
+        timeout_keep_alive=30,
     )
 
 

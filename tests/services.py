@@ -1,10 +1,12 @@
-"""The real PostgreSQL the suite runs against, and fresh migrated databases for each test.
+"""The real PostgreSQL and Redis the suite runs against: fresh migrated databases for each
+test, an emptied Redis database for each shop test.
 
-Where PostgreSQL is not running (a laptop), its tests skip with the reason; with CI=true a
+Where a service is not running (a laptop), its tests skip with the reason; with CI=true a
 missing service fails the run instead.
 """
 
 import os
+import random
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -12,6 +14,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from redis import Redis
+from redis.exceptions import RedisError
 
 from store import migrations
 
@@ -112,3 +116,33 @@ def database_factories(tmp: Path) -> Iterator[dict[str, SqliteDatabases | Postgr
     finally:
         if isinstance(postgres, PostgresDatabases):
             postgres.teardown()
+
+
+REDIS_URL = os.environ.get("SENTRAIL_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+def redis_unavailable() -> str | None:
+    """Why Redis cannot be used, or None when it can."""
+    try:
+        Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+        return None
+    except RedisError as exc:
+        return f"Redis at {REDIS_URL} is not reachable ({str(exc).strip()[:120]})"
+
+
+def fresh_redis_url() -> str:
+    """An emptied database of the running Redis (one of 1-15, at random, so that two test runs
+    on one machine are unlikely to meet)."""
+    require_redis()
+    url = f"{REDIS_URL}/{random.randint(1, 15)}"
+    Redis.from_url(url).flushdb()
+    return url
+
+
+def require_redis() -> None:
+    reason = redis_unavailable()
+    if reason is None:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(reason)

@@ -34,7 +34,14 @@ def create_app(settings: ShopSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         for name in ("users", "catalog", "cart", "order"):
-            clients[name] = httpx.AsyncClient(base_url=settings.url_of(name), timeout=10)
+            # Services that fail with unhandled errors (catalog, cart) get their connections
+            # closed by the server after a 500: fresh connections for them, pooled for others.
+            keep = 0 if name in ("catalog", "cart") else 20
+            clients[name] = httpx.AsyncClient(
+                base_url=settings.url_of(name),
+                timeout=10,
+                limits=httpx.Limits(max_keepalive_connections=keep),
+            )
         try:
             yield
         finally:

@@ -113,7 +113,23 @@ def create_app(settings: ShopSettings) -> FastAPI:
     ShopBase.metadata.create_all(engine, tables=[Order.__table__])  # type: ignore[list-item]
     sessions = session_factory(engine)
     redis = redis_client(settings)
-    catalog = httpx.Client(base_url=settings.url_of("catalog"), timeout=5)
+    # No pooled connections to the catalog: uvicorn closes a connection after an unhandled
+    # error (the bad release has many), and a pooled one would then fail the next lookup.
+    catalog = httpx.Client(
+        base_url=settings.url_of("catalog"),
+        timeout=5,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
+
+    def lookup_product(itemid: str) -> None:
+        """A GET, so safe to repeat once when the connection broke under it."""
+        for attempt in (1, 2):
+            try:
+                catalog.get(f"/products/{itemid}").raise_for_status()
+                return
+            except httpx.TransportError:
+                if attempt == 2:
+                    raise
 
     def set_status(order_id: str, status: str, **fields: Any) -> None:
         with sessions.begin() as session:
@@ -209,7 +225,7 @@ def create_app(settings: ShopSettings) -> FastAPI:
         # Prices and availability come from the catalog, not from the client.
         try:
             for line in body.cart:
-                catalog.get(f"/products/{line.itemid}").raise_for_status()
+                lookup_product(line.itemid)
         except httpx.HTTPError as exc:
             order.status, order.failed_service = FAILED, "catalog"
             with sessions.begin() as session:
