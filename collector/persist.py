@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import Connection, String, Table, bindparam, case, select, update
 
 from collector.persist_webhooks import accept_deliveries, write_comments, write_sentry_issues
+from collector.rollup import count_events
 from collector.sessions import SessionCounts, UserSeen
 from store.models import (
     CorrelationKey,
@@ -207,6 +208,7 @@ def _insert_events(
     if keys:
         connection.execute(statements.insert_key, keys)
     _count_into_issues(connection, [row for _, row in inserted])
+    count_events(connection, [row for _, row in inserted])
 
 
 def _count_into_issues(connection: Connection, rows: list[dict[str, Any]]) -> None:

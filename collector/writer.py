@@ -225,9 +225,8 @@ class Writer:
         self._finish(group, None)
 
     def _write(self, batches: list[IngestBatch]) -> None:
-        engine = self._database.engine.execution_options(sqlite_immediate=True)
         started = time.perf_counter()
-        with engine.begin() as connection:
+        with self._database.writing() as connection, connection.begin():
             found = write_batches(connection, batches, self._issues)
         if len(self._issues) + len(found) > ISSUE_CACHE_SIZE:
             self._issues.clear()

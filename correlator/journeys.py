@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from rules.config import JourneyRule
-
-ERROR_LEVELS = frozenset({"error", "fatal"})
+from store.levels import is_error
 
 COMPLETED = "completed"
 FAILED = "failed"
@@ -43,7 +42,7 @@ class TimelineEvent:
 
     @property
     def is_error(self) -> bool:
-        return self.type != "transaction" and self.level in ERROR_LEVELS
+        return is_error(self.type, self.level)
 
 
 @dataclass(slots=True)

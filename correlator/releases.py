@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from correlator.journeys import COMPLETED, FAILED, IN_PROGRESS, STALLED, STATUSES
-from correlator.services import impacted_orders, is_error
-from store.models import Event, Issue, Journey, JourneyLabel, SessionCount, SessionUser
+from correlator.services import impacted_orders
+from store.models import EventRollup, Issue, Journey, JourneyLabel, SessionCount, SessionUser
 
 SESSION_COUNTERS = ("total", "crashed", "errored", "abnormal")
 DELTA_FIELDS = (
@@ -76,14 +76,14 @@ def list_releases(session: Session) -> list[dict[str, Any]]:
     events = pd.DataFrame(
         session.execute(
             select(
-                Event.release,
-                func.min(Event.timestamp),
-                func.max(Event.timestamp),
-                func.count(),
-                func.count().filter(is_error()),
+                EventRollup.release,
+                func.min(EventRollup.first_seen_at),
+                func.max(EventRollup.last_seen_at),
+                func.sum(EventRollup.events),
+                func.sum(EventRollup.errors),
             )
-            .where(Event.release.is_not(None))
-            .group_by(Event.release)
+            .where(EventRollup.release != "")
+            .group_by(EventRollup.release)
         ).all(),
         columns=["release", "first_seen", "last_seen", "events", "errors"],
     ).set_index("release")
@@ -113,23 +113,28 @@ def list_releases(session: Session) -> list[dict[str, Any]]:
 def _releases_of_environment(session: Session, environment: str | None) -> pd.DataFrame:
     """Releases (first and last seen) of one environment, oldest first."""
     query = (
-        select(Event.release, func.min(Event.timestamp), func.max(Event.timestamp))
-        .where(Event.release.is_not(None))
-        .group_by(Event.release)
+        select(
+            EventRollup.release,
+            func.min(EventRollup.first_seen_at),
+            func.max(EventRollup.last_seen_at),
+        )
+        .where(EventRollup.release != "")
+        .group_by(EventRollup.release)
     )
     if environment:
-        query = query.where(Event.environment == environment)
+        query = query.where(EventRollup.environment == environment)
     frame = pd.DataFrame(session.execute(query).all(), columns=["release", "first", "last"])
     return frame.sort_values(["first", "release"]).reset_index(drop=True)
 
 
 def _main_environment(session: Session, version: str) -> list[str]:
     """The release's environments, the one with most events first."""
+    events = func.sum(EventRollup.events)
     rows = session.execute(
-        select(Event.environment, func.count())
-        .where(Event.release == version, Event.environment.is_not(None))
-        .group_by(Event.environment)
-        .order_by(func.count().desc(), Event.environment)
+        select(EventRollup.environment, events)
+        .where(EventRollup.release == version, EventRollup.environment != "")
+        .group_by(EventRollup.environment)
+        .order_by(events.desc(), EventRollup.environment)
     ).all()
     found: list[str] = [env for env, _ in rows if env is not None]
     for (env,) in session.execute(
@@ -208,11 +213,11 @@ def _issue(issue: Issue) -> dict[str, Any]:
 def _numbers(session: Session, version: str) -> dict[str, Any]:
     first, last, events, errors = session.execute(
         select(
-            func.min(Event.timestamp),
-            func.max(Event.timestamp),
-            func.count(),
-            func.count().filter(is_error()),
-        ).where(Event.release == version)
+            func.min(EventRollup.first_seen_at),
+            func.max(EventRollup.last_seen_at),
+            func.coalesce(func.sum(EventRollup.events), 0),
+            func.coalesce(func.sum(EventRollup.errors), 0),
+        ).where(EventRollup.release == version)
     ).one()
     orders = _order_counts(session, [version])
     counts = {s: int(orders.loc[version, s]) if version in orders.index else 0 for s in STATUSES}
@@ -244,12 +249,11 @@ def _numbers(session: Session, version: str) -> dict[str, Any]:
 
 
 def _services(session: Session, version: str) -> list[dict[str, Any]]:
-    error = is_error()
     events = pd.DataFrame(
         session.execute(
-            select(Event.service, func.count(), func.count().filter(error))
-            .where(Event.release == version, Event.service.is_not(None))
-            .group_by(Event.service)
+            select(EventRollup.service, func.sum(EventRollup.events), func.sum(EventRollup.errors))
+            .where(EventRollup.release == version, EventRollup.service != "")
+            .group_by(EventRollup.service)
         ).all(),
         columns=["service", "events", "errors"],
     ).set_index("service")

@@ -4,16 +4,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from correlator.journeys import ERROR_LEVELS, FAILED, STALLED
-from store.models import Event, Journey, JourneyLabel
+from correlator.journeys import FAILED, STALLED
+from store.models import EventRollup, Journey, JourneyLabel
 
 
-def is_error() -> ColumnElement[bool]:
-    """The SQL form of `TimelineEvent.is_error`."""
-    return and_(Event.type != "transaction", Event.level.in_(sorted(ERROR_LEVELS)))
+def hour_of(at: datetime) -> datetime:
+    return at.replace(minute=0, second=0, microsecond=0)
 
 
 @dataclass(slots=True)
@@ -26,16 +25,17 @@ class ServiceImpact:
     last_error_at: datetime | None = None
 
 
-def event_filters(
+def rollup_filters(
     release: str | None, environment: str | None, since: datetime | None
 ) -> list[ColumnElement[bool]]:
-    filters: list[ColumnElement[bool]] = [Event.service.is_not(None)]
+    """Filters over the hourly counts; `since` counts from the start of its hour."""
+    filters: list[ColumnElement[bool]] = []
     if release:
-        filters.append(Event.release == release)
+        filters.append(EventRollup.release == release)
     if environment:
-        filters.append(Event.environment == environment)
+        filters.append(EventRollup.environment == environment)
     if since:
-        filters.append(Event.timestamp >= since)
+        filters.append(EventRollup.hour_at >= hour_of(since))
     return filters
 
 
@@ -76,21 +76,19 @@ def service_impact(
     since: datetime | None = None,
 ) -> list[ServiceImpact]:
     """Every service that sent events (or is impacted by an order), most errors first."""
-    error = is_error()
     rows = session.execute(
         select(
-            Event.service,
-            func.count(),
-            func.count().filter(error),
-            func.max(Event.timestamp).filter(error),
+            EventRollup.service,
+            func.sum(EventRollup.events),
+            func.sum(EventRollup.errors),
+            func.max(EventRollup.last_error_at),
         )
-        .where(*event_filters(release, environment, since))
-        .group_by(Event.service)
+        .where(EventRollup.service != "", *rollup_filters(release, environment, since))
+        .group_by(EventRollup.service)
     )
     found: dict[str, ServiceImpact] = {}
     for service, events, errors, last_error in rows:
-        assert service is not None  # filtered in SQL
-        found[service] = ServiceImpact(service, events, errors, last_error_at=last_error)
+        found[service] = ServiceImpact(service, int(events), int(errors), last_error_at=last_error)
     for (service, status), count in impacted_orders(session, release, environment, since).items():
         impact = found.setdefault(service, ServiceImpact(service))
         if status == FAILED:

@@ -105,7 +105,7 @@ class Correlator:
         new_gaps = self._next_gaps(gaps, found, watermark, fresh, now)
         if not fresh and not found and not stalling and new_gaps == gaps:
             return PassResult()  # nothing to do: no write, no lock taken
-        with self._writing() as connection:
+        with self.database.writing() as connection:
             moved = connection.execute(
                 update(CorrelatorState)
                 .where(
@@ -146,7 +146,7 @@ class Correlator:
 
     def reset(self) -> None:
         """Forget every journey and move the watermark back to the first event."""
-        with self._writing() as connection:
+        with self.database.writing() as connection:
             for table in (JourneyEvent, JourneyLink, JourneyLabel, Journey):
                 connection.execute(delete(table))
             self._state(connection)
@@ -187,9 +187,6 @@ class Correlator:
                 stop.wait(self.settings.poll_interval)
 
     # -- internals -----------------------------------------------------------------------
-
-    def _writing(self) -> Any:
-        return self.database.engine.connect().execution_options(sqlite_immediate=True)
 
     def _state(self, connection: Connection) -> CorrelatorState:
         row = connection.execute(

@@ -1,8 +1,10 @@
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -72,11 +74,24 @@ class Database:
         self.settings = settings or DatabaseSettings()
         self.engine = make_engine(self.settings)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_lock = threading.Lock()
         # For transactions that read and then write: on SQLite they take the write lock at
         # BEGIN, so a commit elsewhere between the read and the write cannot make them fail.
         self.write_sessions = sessionmaker(
             self.engine.execution_options(sqlite_immediate=True), expire_on_commit=False
         )
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A connection for one write transaction (begun on first use, IMMEDIATE on SQLite).
+
+        On SQLite the writers of this process (the collector's writer, the correlator) take
+        turns through one lock: waiting on SQLite's busy handler instead, which sleeps in
+        growing steps, a writer can starve while another commits back to back."""
+        with self._write_lock if self.is_sqlite else nullcontext():
+            connection = self.engine.connect().execution_options(sqlite_immediate=True)
+            with connection:
+                yield connection
 
     @property
     def is_sqlite(self) -> bool:

@@ -314,3 +314,27 @@ class CorrelatorState(Base):
     # Bumped by every pass: a pass commits only if no other pass committed since it read this.
     passes: Mapped[int] = mapped_column(BigId, default=0)
     updated_at: Mapped[datetime]
+
+
+class EventRollup(Base):
+    """Events and errors per hour, release, environment and service, counted at ingest (only
+    the events really inserted count), so that service and release numbers never scan events.
+    An absent release, environment or service is stored as ""."""
+
+    __tablename__ = "event_rollup"
+    __table_args__ = (
+        UniqueConstraint("hour_at", "release", "environment", "service"),
+        Index(None, "release"),
+        Index(None, "service"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hour_at: Mapped[datetime]
+    release: Mapped[str] = mapped_column(String(250))
+    environment: Mapped[str] = mapped_column(String(64))
+    service: Mapped[str] = mapped_column(String(128))
+    events: Mapped[int] = mapped_column(BigId, default=0)
+    errors: Mapped[int] = mapped_column(BigId, default=0)
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    last_error_at: Mapped[datetime | None]

@@ -1,8 +1,8 @@
-"""journeys
+"""journeys and event rollups
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-27 08:27:22.585183
+Create Date: 2026-11-27 09:11:24.982939
 """
 
 from collections.abc import Sequence
@@ -31,6 +31,31 @@ def upgrade() -> None:
         sa.Column("updated_at", store.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_correlator_state")),
     )
+    op.create_table(
+        "event_rollup",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("hour_at", store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("release", sa.String(length=250), nullable=False),
+        sa.Column("environment", sa.String(length=64), nullable=False),
+        sa.Column("service", sa.String(length=128), nullable=False),
+        sa.Column("events", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("errors", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("first_seen_at", store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_error_at", store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_event_rollup")),
+        sa.UniqueConstraint(
+            "hour_at",
+            "release",
+            "environment",
+            "service",
+            name=op.f("uq_event_rollup_hour_at_release_environment_service"),
+        ),
+    )
+    with op.batch_alter_table("event_rollup", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_event_rollup_release"), ["release"], unique=False)
+        batch_op.create_index(batch_op.f("ix_event_rollup_service"), ["service"], unique=False)
+
     op.create_table(
         "journey",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -131,6 +156,30 @@ def upgrade() -> None:
         )
 
     # ### end Alembic commands ###
+    _count_stored_events()
+
+
+def _count_stored_events() -> None:
+    """Events stored before this revision are counted into their hours once, here."""
+    dialect = op.get_bind().dialect.name
+    hour = (
+        "date_trunc('hour', timestamp)"
+        if dialect == "postgresql"
+        else "strftime('%Y-%m-%d %H:00:00.000000', timestamp)"
+    )
+    error = "type <> 'transaction' AND level IN ('error', 'fatal')"
+    op.execute(
+        f"""
+        INSERT INTO event_rollup (hour_at, release, environment, service, events, errors,
+                                  first_seen_at, last_seen_at, last_error_at)
+        SELECT {hour}, COALESCE(release, ''), COALESCE(environment, ''),
+               COALESCE(service, ''), COUNT(*), SUM(CASE WHEN {error} THEN 1 ELSE 0 END),
+               MIN(timestamp), MAX(timestamp), MAX(CASE WHEN {error} THEN timestamp END)
+        FROM event
+        GROUP BY {hour}, COALESCE(release, ''), COALESCE(environment, ''),
+                 COALESCE(service, '')
+        """
+    )
 
 
 def downgrade() -> None:
@@ -152,5 +201,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_journey_last_seen_at"))
 
     op.drop_table("journey")
+    with op.batch_alter_table("event_rollup", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_event_rollup_service"))
+        batch_op.drop_index(batch_op.f("ix_event_rollup_release"))
+
+    op.drop_table("event_rollup")
     op.drop_table("correlator_state")
     # ### end Alembic commands ###

@@ -1,0 +1,71 @@
+"""Hourly counts of the events a transaction inserted, per release, environment and service."""
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, case
+
+from store.levels import is_error
+from store.models import EventRollup
+from store.upsert import insert_for
+
+rollup_table = cast(Table, EventRollup.__table__)
+KEY = ("hour_at", "release", "environment", "service")
+
+
+def _later(current: Any, new: Any) -> Any:
+    return case(
+        (new.is_(None), current), (current.is_(None), new), (new > current, new), else_=current
+    )
+
+
+def _earlier(current: Any, new: Any) -> Any:
+    return case((new < current, new), else_=current)
+
+
+def count_events(connection: Connection, rows: Iterable[dict[str, Any]]) -> None:
+    """Adds the rows (events just inserted) to their hours."""
+    counts: dict[tuple[datetime, str, str, str], dict[str, Any]] = {}
+    for row in rows:
+        at: datetime = row["timestamp"]
+        key = (
+            at.replace(minute=0, second=0, microsecond=0),
+            row["release"] or "",
+            row["environment"] or "",
+            row["service"] or "",
+        )
+        error = is_error(row["type"], row["level"])
+        entry = counts.get(key)
+        if entry is None:
+            counts[key] = entry = {
+                **dict(zip(KEY, key, strict=True)),
+                "events": 0,
+                "errors": 0,
+                "first_seen_at": at,
+                "last_seen_at": at,
+                "last_error_at": None,
+            }
+        entry["events"] += 1
+        entry["first_seen_at"] = min(entry["first_seen_at"], at)
+        entry["last_seen_at"] = max(entry["last_seen_at"], at)
+        if error:
+            entry["errors"] += 1
+            entry["last_error_at"] = max(entry["last_error_at"] or at, at)
+    if not counts:
+        return
+    statement = insert_for(connection, rollup_table)
+    new = statement.excluded
+    c = rollup_table.c
+    statement = statement.on_conflict_do_update(
+        index_elements=list(KEY),
+        set_={
+            "events": c.events + new.events,
+            "errors": c.errors + new.errors,
+            "first_seen_at": _earlier(c.first_seen_at, new.first_seen_at),
+            "last_seen_at": _later(c.last_seen_at, new.last_seen_at),
+            "last_error_at": _later(c.last_error_at, new.last_error_at),
+        },
+    )
+    # Sorted: one lock order across collectors.
+    connection.execute(statement, [counts[key] for key in sorted(counts)])
