@@ -306,6 +306,26 @@ def main() -> None:
                 print(
                     f"/api/v1/releases/{version}: median {statistics.median(times) * 1000:.0f} ms"
                 )
+            failed = client.get("/api/v1/orders?status=failed&limit=20").json()["orders"]
+            stalled = client.get("/api/v1/orders?status=stalled&limit=20").json()["orders"]
+            journeys = [o["order_id"] for o in failed + stalled]
+            trace = client.get(f"/api/v1/orders/{journeys[0]}").json()["trace_ids"][0]
+            issue = client.get("/api/v1/issues?limit=1").json()["issues"][0]["id"]
+            pages = {
+                "/": ["/"] * 20,
+                "/orders": ["/orders"] * 20,
+                "/orders?status=failed&service=payment": ["/orders?status=failed&service=payment"]
+                * 20,
+                "/orders/{id}": [f"/orders/{o}" for o in journeys],
+                "/traces/{id}": [f"/traces/{trace}"] * 20,
+                "/services": ["/services"] * 20,
+                "/releases": ["/releases"] * 20,
+                "/releases/{version}": [f"/releases/{RELEASES[i % 4]}" for i in range(20)],
+                "/issues/{id}": [f"/issues/{issue}"] * 20,
+            }
+            for label, paths in pages.items():
+                times = timed_gets(client, paths)
+                print(f"page {label}: p50 {pct(times, 0.5):.0f} ms, p95 {pct(times, 0.95):.0f} ms")
             live: list[bytes] = []
             while len(live) < args.live_events:
                 for event in order_events(str(uuid.uuid4()), RELEASES[-1], datetime.now(UTC), rng):

@@ -15,6 +15,8 @@ from collector.settings import CollectorSettings
 from collector.webhooks import SentryProjects, WebhookReader
 from correlator.worker import Correlator, CorrelatorThread
 from dashboard.api import router as api_router
+from dashboard.pages import create_pages_app
+from dashboard.security import SecurityHeaders
 from dashboard.settings import DashboardSettings
 from sentrail.settings import ALL_ROLES, Role, ServerSettings
 from store.engine import Database
@@ -94,6 +96,10 @@ def create_app(
             )
         return {"status": "ready", "revision": str(current)}
 
+    if "dashboard" in roles:
+        # Last: the pages take every path the API and health checks did not.
+        app.mount("/", create_pages_app())
+    app.add_middleware(SecurityHeaders)
     return IngestFirst(create_ingest_app(), app) if "collector" in roles else app
 
 

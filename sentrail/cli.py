@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from correlator.releases import release_health
 from correlator.report import Format, render
 from correlator.worker import Correlator
+from sentrail.demo import Demo
 from sentrail.settings import ALL_ROLES, Role, ServerSettings
 from shop.runner import running_shop
 from shop.settings import ShopSettings
@@ -126,6 +127,54 @@ def report_release(
     else:
         output.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {output}")
+
+
+@app.command()
+def demo(
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    shop_port: Annotated[int, typer.Option(min=1, max=65528)] = 8100,
+    orders: Annotated[int, typer.Option(min=4, help="Orders across all phases.")] = 150,
+    duration: Annotated[
+        float | None, typer.Option(min=1, help="Stop after this many seconds.")
+    ] = None,
+    data_dir: Annotated[Path, typer.Option(help="Logs and the shop's own data.")] = Path(".demo"),
+) -> None:
+    """The main job on the embedded defaults: sentrail (collector, correlator, dashboard) and
+    the ACME shop, traffic with bad cards, a shipping outage and a bad second release; runs
+    until Ctrl-C (or --duration)."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    runner = Demo(
+        host=host, port=port, shop_port=shop_port, orders=orders, data_dir=data_dir, say=typer.echo
+    )
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            runner.run()
+        except BaseException as exc:  # reported by the main thread
+            failure.append(exc)
+            stop.set()
+
+    worker = threading.Thread(target=run, name="demo", daemon=True)
+    started = time.monotonic()
+    worker.start()
+    announced = False
+    while not stop.wait(0.5):
+        if duration is not None and time.monotonic() - started >= duration:
+            break
+        if not worker.is_alive() and not announced:
+            announced = True
+            typer.echo(f"traffic done; the dashboard stays up at {runner.url}. Ctrl-C stops it.")
+    typer.echo("stopping…")
+    runner.stop()
+    worker.join(30)
+    if failure:
+        typer.echo(f"error: {failure[0]}", err=True)
+        raise typer.Exit(1)
+    typer.echo("stopped: every process the demo started has exited")
 
 
 @app.command("shop")

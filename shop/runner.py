@@ -87,10 +87,17 @@ class Shop:
         write_faults(redis, Faults.model_validate_json(self.settings.faults or "{}"))
         redis.close()
         env = self.environment()
+        logs = self.settings.data_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
         for service in SERVICES:
-            self.processes[service] = subprocess.Popen(
-                [sys.executable, "-m", "shop.serve", service], env=env
-            )
+            # Each service logs to a file of its own: the injected faults make tracebacks.
+            with (logs / f"{service}.log").open("ab") as log:
+                self.processes[service] = subprocess.Popen(
+                    [sys.executable, "-m", "shop.serve", service],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
         self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float) -> None:

@@ -1,0 +1,217 @@
+"""`sentrail demo`: sentrail and the ACME shop on the embedded defaults, with faults, across two
+releases, until Ctrl-C.
+
+Phases: release 1 runs healthy, with bad cards, then with shipping down (those orders stall);
+then release 2 is deployed (the shop restarts with the new SHA) and it is a bad release: the
+catalog fails for some products, payment crashes for a share of orders.
+"""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from shop.faults import Faults
+from shop.runner import Shop
+from shop.settings import ShopSettings, git_sha
+from shop.traffic import Scenario, TrafficResult, run_traffic
+from store import migrations
+from store.engine import Database
+from store.projects import create_project, dsn, find_project
+
+PROJECT = "acme-shop"
+
+
+@dataclass(frozen=True)
+class Phase:
+    release: int  # 1 or 2
+    scenario: Scenario
+    share: float  # of the orders
+    faults: Faults | None = None  # instead of the scenario's own
+
+
+PHASES = (
+    Phase(1, Scenario.healthy, 0.3),
+    Phase(1, Scenario.bad_cards, 0.2),
+    Phase(1, Scenario.shipping_outage, 0.15),
+    Phase(
+        2,
+        Scenario.mixed,
+        0.35,
+        Faults(invalid_card_share=0.1, payment_crash_share=0.15, bad_release=True),
+    ),
+)
+
+
+def releases() -> tuple[str, str]:
+    """The two releases: the checkout's parent commit and its head, as a deploy would name
+    them; fixed names outside a git checkout."""
+    head = git_sha()
+    if head is None:
+        return "acme-1.0.0", "acme-1.1.0"
+    try:
+        parent = subprocess.run(
+            ["git", "rev-parse", "HEAD~1"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        parent = f"{head}-previous"
+    return parent, head
+
+
+class Demo:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        shop_port: int,
+        orders: int,
+        data_dir: Path,
+        say: Callable[[str], None],
+    ) -> None:
+        self.host, self.port, self.shop_port = host, port, shop_port
+        self.orders = orders
+        self.data_dir = data_dir
+        self.say = say
+        self.stop_event = threading.Event()
+        self.server: subprocess.Popen[bytes] | None = None
+        self.shop: Shop | None = None
+        self.results: list[tuple[Phase, str, TrafficResult]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def prepare(self) -> str:
+        """Migrates the database and returns the shop project's DSN."""
+        database = Database()
+        migrations.upgrade(database.settings.database_url)
+        with database.write_sessions.begin() as session:
+            project = find_project(session=session, name=PROJECT) or create_project(
+                session=session, name=PROJECT
+            )
+            found = dsn(project, self.url)
+        database.dispose()
+        return found
+
+    def start_server(self) -> None:
+        env = {**os.environ}
+        env.setdefault("SENTRAIL_STALL_AFTER", "20")  # stalls show up within the demo
+        log = (self.data_dir / "sentrail.log").open("ab")
+        self.server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sentrail",
+                "serve",
+                "--host",
+                self.host,
+                "--port",
+                str(self.port),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            if self.server.poll() is not None:
+                raise RuntimeError(f"sentrail exited; see {self.data_dir / 'sentrail.log'}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("sentrail did not become ready")
+            self.stop_event.wait(0.1)
+
+    def deploy(self, release: str, redis_url: str | None, dsn_url: str) -> Shop:
+        """(Re)starts the shop's services on `release`; the embedded Redis outlives a deploy."""
+        settings = ShopSettings(
+            SENTRY_DSN=dsn_url,
+            SENTRY_RELEASE=release,
+            SENTRY_ENVIRONMENT="demo",
+            SENTRAIL_REDIS_URL=redis_url,
+            SHOP_DATA_DIR=self.data_dir / "shop",
+            SHOP_HOST=self.host,
+            SHOP_PORT=self.shop_port,
+        )
+        shop = Shop(settings)
+        if self.shop is not None:
+            shop.redis, self.shop.redis = self.shop.redis, None
+            self.shop.stop()
+        shop.start()
+        self.shop = shop
+        return shop
+
+    def run(self) -> None:
+        dsn_url = self.prepare()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.start_server()
+        self.say(f"sentrail dashboard: {self.url}  (read API: {self.url}/api/v1/orders)")
+        first, second = releases()
+        shop = self.deploy(first, None, dsn_url)
+        self.say(f"ACME shop release {first[:12]} at {shop.url}")
+        current = 1
+        for phase in PHASES:
+            if self.stop_event.is_set():
+                return
+            if phase.release != current:
+                redis_url = shop.settings.redis_url
+                shop = self.deploy(second, redis_url, dsn_url)
+                current = phase.release
+                self.say(f"deployed release {second[:12]} (a bad one)")
+            count = max(1, round(self.orders * phase.share))
+            result = asyncio.run(self._traffic(shop.url, count, phase))
+            self.results.append((phase, shop.settings.release, result))
+            outcomes = ", ".join(f"{n} {k}" for k, n in sorted(result.outcomes.items()))
+            self.say(f"  {phase.scenario.value:16} {len(result.placed):4} orders: {outcomes}")
+
+    async def _traffic(self, url: str, orders: int, phase: Phase) -> TrafficResult:
+        if phase.faults is not None:
+            async with httpx.AsyncClient(base_url=url) as client:
+                await client.put("/admin/faults", json=phase.faults.model_dump())
+        task = asyncio.create_task(
+            run_traffic(
+                url,
+                orders=orders,
+                scenario=None if phase.faults else phase.scenario,
+                concurrency=6,
+                settle_seconds=15,
+            )
+        )
+        while not task.done():
+            if self.stop_event.is_set():
+                task.cancel()
+                break
+            await asyncio.wait({task}, timeout=0.2)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            return TrafficResult()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if self.shop is not None:
+            self.shop.stop()
+        if self.server is not None and self.server.poll() is None:
+            self.server.send_signal(signal.SIGTERM)
+            try:
+                self.server.wait(20)
+            except subprocess.TimeoutExpired:
+                self.server.kill()
+                self.server.wait()
