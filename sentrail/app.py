@@ -22,6 +22,7 @@ from sentrail.settings import ALL_ROLES, Role, ServerSettings
 from store.engine import Database
 from store.errors import Unavailable, install_error_handler
 from store.migrations import current_revision, head_revision
+from store.retention import Pruner
 from store.settings import DatabaseSettings
 
 
@@ -43,7 +44,7 @@ def create_app(
             "dashboard_settings": dashboard_settings or DashboardSettings(),
             "head_revision": head_revision(database.settings.database_url),
         }
-        ingest = webhooks = worker = None
+        ingest = webhooks = worker = pruner = None
         if "collector" in roles:
             ingest = Ingest.build(database, collector_settings)
             ingest.writer.start()
@@ -52,6 +53,10 @@ def create_app(
         if "correlator" in roles:
             worker = CorrelatorThread(Correlator(database))
             worker.start()
+            retention = database.settings.retention_days
+            pruner = Pruner(database, retention) if retention else None
+            if pruner is not None:
+                pruner.start()
         try:
             yield state
         finally:
@@ -61,6 +66,8 @@ def create_app(
                 await run_in_threadpool(ingest.writer.stop)
             if worker is not None:
                 await run_in_threadpool(worker.stop)
+            if pruner is not None:
+                await run_in_threadpool(pruner.stop)
             database.dispose()
 
     app = FastAPI(

@@ -6,6 +6,7 @@ import os
 import signal
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +29,7 @@ from store.engine import Database
 from store.errors import SentrailError
 from store.models import Journey
 from store.projects import create_project, dsn, find_project, list_projects
+from store.retention import prune
 
 app = typer.Typer(help="A self-hosted backend for Sentry data.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
@@ -103,6 +105,27 @@ def correlate(
         f"{journeys} journeys in {elapsed:.1f} s"
     )
     database.dispose()
+
+
+@app.command("prune")
+def prune_command(
+    older_than_days: Annotated[
+        float | None, typer.Option(min=0.001, help="Default: SENTRAIL_RETENTION_DAYS.")
+    ] = None,
+) -> None:
+    """Delete events, journeys and webhook deliveries older than the retention, in batches."""
+    database = Database()
+    days = older_than_days or database.settings.retention_days
+    if days is None:
+        typer.echo("error: give --older-than-days or set SENTRAIL_RETENTION_DAYS", err=True)
+        raise typer.Exit(1)
+    result = prune(database, timedelta(days=days))
+    database.dispose()
+    typer.echo(
+        f"pruned {result.events} events, {result.journeys} journeys, "
+        f"{result.deliveries} webhook deliveries, {result.session_states} session states "
+        f"older than {days:g} days"
+    )
 
 
 @report_app.command("release")

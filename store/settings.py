@@ -1,6 +1,6 @@
 from typing import Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -14,6 +14,9 @@ class DatabaseSettings(BaseSettings):
     # FULL: each commit survives a power loss. NORMAL (WAL): survives a crash of sentrail
     # (kill -9) but the last commits may roll back if the machine loses power; faster here.
     sqlite_synchronous: Literal["full", "normal"] = "full"
+    # Events (and journeys, webhook deliveries, session states) older than this many days are
+    # pruned; unset keeps everything. Hourly counts, issues and session totals are kept.
+    retention_days: float | None = Field(default=None, gt=0)
 
     @field_validator("database_url")
     @classmethod

@@ -59,6 +59,7 @@ def start_server(
     port: int | None = None,
     extra_env: dict[str, str] | None = None,
     workers: int = 1,
+    command: str = "serve",
 ) -> Server:
     port = port or free_port()
     env = {**os.environ, "SENTRAIL_DATABASE_URL": database_url, **(extra_env or {})}
@@ -68,7 +69,7 @@ def start_server(
                 sys.executable,
                 "-m",
                 "sentrail",
-                "serve",
+                command,
                 "--port",
                 str(port),
                 "--workers",

@@ -1,0 +1,77 @@
+"""Retention: events older than the configured age are deleted in small batches, each its own
+short transaction, so ingestion never waits long behind the pruning."""
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select
+
+from store.engine import Database
+from store.models import Event, Journey, SessionState, WebhookDelivery
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PruneResult:
+    events: int = 0
+    journeys: int = 0
+    deliveries: int = 0
+    session_states: int = 0
+
+
+def prune(database: Database, older_than: timedelta, batch: int = 2000) -> PruneResult:
+    """Deletes what is older than `older_than`; keys and journey memberships go with their
+    events (ON DELETE CASCADE). Issues, hourly counts and session totals are aggregates and
+    stay."""
+    cutoff = datetime.now(UTC) - older_than
+    result = PruneResult()
+    for model, column, counter in (
+        (Event, Event.timestamp, "events"),
+        (Journey, Journey.last_seen_at, "journeys"),
+        (WebhookDelivery, WebhookDelivery.received_at, "deliveries"),
+        (SessionState, SessionState.updated_at, "session_states"),
+    ):
+        while True:
+            with database.writing() as connection, connection.begin():
+                ids = list(
+                    connection.scalars(
+                        select(model.id).where(column < cutoff).order_by(model.id).limit(batch)
+                    )
+                )
+                if ids:
+                    connection.execute(delete(model).where(model.id.in_(ids)))
+            setattr(result, counter, getattr(result, counter) + len(ids))
+            if len(ids) < batch:
+                break
+    return result
+
+
+class Pruner:
+    """Prunes every `interval` seconds inside `sentrail serve`, when a retention is set."""
+
+    def __init__(self, database: Database, days: float, interval: float = 3600) -> None:
+        self.database = database
+        self.older_than = timedelta(days=days)
+        self.interval = interval
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="pruner", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(10)
+
+    def _run(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                result = prune(self.database, self.older_than)
+                if result.events or result.journeys:
+                    log.info("pruned %s", result)
+            except Exception:
+                log.exception("pruning failed; trying again later")
+            self.stop_event.wait(self.interval)

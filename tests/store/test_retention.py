@@ -1,0 +1,65 @@
+"""Retention: old events go, with their keys and journeys; recent ones and the counts stay."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from correlator.worker import Correlator
+from sentrail.cli import app
+from store.engine import Database
+from store.models import CorrelationKey, Event, EventRollup, Journey, JourneyEvent
+from store.retention import prune
+from tests.collector.envelopes import envelope_bytes, event
+from tests.conftest import ProjectKey
+
+
+def send(client: TestClient, project: ProjectKey, days_ago: float, order: str) -> None:
+    sent = event(
+        timestamp=(datetime.now(UTC) - timedelta(days=days_ago)).isoformat(),
+        tags={"order_id": order},
+    )
+    answer = client.post(
+        f"/api/{project.id}/envelope/", content=envelope_bytes(sent), headers=project.auth
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def count(database: Database, model: type) -> int:
+    with database.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_prune_removes_what_is_older_than_the_retention(
+    client: TestClient, project: ProjectKey, database: Database
+) -> None:
+    old, new = str(uuid.uuid4()), str(uuid.uuid4())
+    for _ in range(5):
+        send(client, project, 10, old)
+    send(client, project, 0.01, new)
+    Correlator(database).run_until_idle()
+    assert (count(database, Event), count(database, Journey)) == (6, 2)
+    rollups_before = count(database, EventRollup)
+
+    result = prune(database, timedelta(days=5), batch=2)  # several batches
+    assert (result.events, result.journeys) == (5, 1)
+    assert count(database, Event) == 1
+    assert count(database, CorrelationKey) == 1  # the old keys went with their events
+    assert count(database, JourneyEvent) == 1
+    with database.sessions() as session:
+        assert list(session.scalars(select(Journey.key))) == [new]
+    assert count(database, EventRollup) == rollups_before  # counts are kept
+    assert prune(database, timedelta(days=5)).events == 0
+
+
+def test_prune_command_needs_an_age(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENTRAIL_DATABASE_URL", database_url)
+    monkeypatch.delenv("SENTRAIL_RETENTION_DAYS", raising=False)
+    refused = CliRunner().invoke(app, ["prune"])
+    assert refused.exit_code == 1 and "SENTRAIL_RETENTION_DAYS" in refused.output
+    monkeypatch.setenv("SENTRAIL_RETENTION_DAYS", "30")
+    done = CliRunner().invoke(app, ["prune"])
+    assert done.exit_code == 0 and "pruned 0 events" in done.output
