@@ -15,9 +15,7 @@ $(BIN)/.installed: pyproject.toml
 setup: $(BIN)/.installed
 
 demo: setup
-	$(BIN)/sentrail db upgrade
-	$(BIN)/sentrail project create acme-shop --exist-ok
-	$(BIN)/sentrail serve
+	$(BIN)/sentrail demo
 
 test: setup
 	$(BIN)/pytest

@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 import orjson
+from sqlalchemy import func, select
 
 from bench.http_load import run_load
 from bench.ingest import fresh_database
@@ -39,6 +40,7 @@ from rules.config import current_rules
 from rules.extract import KeyExtractor
 from store import migrations
 from store.engine import Database
+from store.models import Event, Journey, Project
 from store.projects import create_project
 from store.settings import DatabaseSettings
 from tests.e2e.server import running_server
@@ -256,6 +258,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--live-events", type=int, default=40_000)
     parser.add_argument("--keep", type=Path, help="Keep the SQLite database at this path.")
+    parser.add_argument(
+        "--reuse", action="store_true", help="With --keep: use the database already there."
+    )
     args = parser.parse_args()
     rng = random.Random(11)
     print(
@@ -264,13 +269,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.keep.parent if args.keep else Path(tmp)
         url = f"sqlite:///{args.keep}" if args.keep else fresh_database(args.backend, workdir)
+        reuse = bool(args.keep and args.reuse and args.keep.exists())
         migrations.upgrade(url)
         database = Database(DatabaseSettings(database_url=url))
-        with database.sessions.begin() as session:
-            project = create_project(session=session, name="bench")
-            project_id, key = project.id, project.public_key
         started = time.perf_counter()
-        written, orders = load(database, project_id, args.events, rng)
+        if reuse:
+            with database.sessions() as session:
+                project = session.scalars(select(Project)).one()
+                project_id, key = project.id, project.public_key
+                orders = list(session.scalars(select(Journey.key)))
+                written = session.scalar(select(func.count()).select_from(Event)) or 0
+        else:
+            with database.sessions.begin() as session:
+                project = create_project(session=session, name="bench")
+                project_id, key = project.id, project.public_key
+            written, orders = load(database, project_id, args.events, rng)
         print(f"backend: {args.backend}; loaded {written:,} events, {len(orders):,} orders, "
               f"{len(RELEASES)} releases in {time.perf_counter() - started:.0f} s")  # fmt: skip
 

@@ -3,24 +3,28 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
 
 from store.models import Event, Journey, JourneyEvent, JourneyLabel
 
 ORDER_EVENT_LIMIT = 1000
 
 
-def _labelled(kind: str, value: str) -> Any:
-    return Journey.id.in_(
-        select(JourneyLabel.journey_id).where(
-            JourneyLabel.kind == kind, JourneyLabel.value == value
-        )
+def _labelled(kind: str, value: str, journey_id: Any) -> Any:
+    other = aliased(JourneyLabel)
+    return (
+        select(other.journey_id)
+        .where(other.journey_id == journey_id, other.kind == kind, other.value == value)
+        .exists()
     )
 
 
-def order_query(
+def list_orders(
+    session: Session,
     *,
+    limit: int,
+    cursor: int | None,
     status: str | None = None,
     service: str | None = None,
     release: str | None = None,
@@ -28,33 +32,41 @@ def order_query(
     since: datetime | None = None,
     until: datetime | None = None,
     search: str | None = None,
-) -> Select[Any]:
-    """Journeys matching every filter given; `since`/`until` keep those active in the range."""
-    query = select(Journey)
-    if status:
-        query = query.where(Journey.status == status)
-    for kind, value in (("service", service), ("release", release), ("environment", environment)):
-        if value:
-            query = query.where(_labelled(kind, value))
-    if since:
-        query = query.where(Journey.last_seen_at >= since)
-    if until:
-        query = query.where(Journey.first_seen_at <= until)
-    if search:
-        query = query.where(Journey.key.startswith(search, autoescape=True))
-    return query
-
-
-def list_orders(
-    session: Session, *, limit: int, cursor: int | None, **filters: Any
 ) -> tuple[list[Journey], str | None]:
-    """Newest first (by when the order was first seen, then id). The cursor is the id of the
-    last journey returned; ids grow with first sight, so it pages through stably."""
-    query = order_query(**filters).order_by(Journey.id.desc()).limit(limit + 1)
+    """Newest first (journey ids grow with first sight); the cursor is the id of the last
+    journey returned, so paging is stable. With a service, release or environment filter the
+    label index drives the query (in id order, stopping at the page's end)."""
+    labels = [(k, v) for k, v in (("service", service), ("release", release),
+                                  ("environment", environment)) if v]  # fmt: skip
+    if labels:
+        (kind, value), others = labels[0], labels[1:]
+        ids = select(JourneyLabel.journey_id).where(
+            JourneyLabel.kind == kind, JourneyLabel.value == value
+        )
+        column = JourneyLabel.journey_id
+        if status:
+            ids = ids.where(JourneyLabel.status == status)
+        for other_kind, other_value in others:
+            ids = ids.where(_labelled(other_kind, other_value, JourneyLabel.journey_id))
+        if since or until or search:
+            ids = ids.join(Journey, Journey.id == JourneyLabel.journey_id)
+    else:
+        ids = select(Journey.id)
+        column = Journey.id
+        if status:
+            ids = ids.where(Journey.status == status)
+    if since:
+        ids = ids.where(Journey.last_seen_at >= since)
+    if until:
+        ids = ids.where(Journey.first_seen_at <= until)
+    if search:
+        ids = ids.where(Journey.key.startswith(search, autoescape=True))
     if cursor is not None:
-        query = query.where(Journey.id < cursor)
-    rows: list[Journey] = list(session.scalars(query))
-    return rows[:limit], str(rows[limit - 1].id) if len(rows) > limit else None
+        ids = ids.where(column < cursor)
+    page = list(session.scalars(ids.order_by(column.desc()).limit(limit + 1)))
+    found = {j.id: j for j in session.scalars(select(Journey).where(Journey.id.in_(page[:limit])))}
+    rows = [found[i] for i in page[:limit] if i in found]
+    return rows, str(rows[-1].id) if len(page) > limit and rows else None
 
 
 def find_order(session: Session, order_id: str) -> Journey | None:

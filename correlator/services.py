@@ -4,11 +4,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.orm import Session, aliased
 
 from correlator.journeys import FAILED, STALLED
-from store.models import EventRollup, Journey, JourneyLabel
+from store.models import EventRollup, JourneyLabel
 
 
 def hour_of(at: datetime) -> datetime:
@@ -43,27 +43,29 @@ def impacted_orders(
     session: Session, release: str | None, environment: str | None, since: datetime | None
 ) -> dict[tuple[str, str], int]:
     """(service, status) → failed or stalled orders that service is impacted by."""
-    impacted = select(JourneyLabel.value, Journey.status, func.count()).join(
-        Journey, Journey.id == JourneyLabel.journey_id
-    )
-    impacted = impacted.where(
-        JourneyLabel.kind == "impacted", Journey.status.in_([FAILED, STALLED])
+    impacted = select(JourneyLabel.value, JourneyLabel.status, func.count()).where(
+        JourneyLabel.kind == "impacted", JourneyLabel.status.in_([FAILED, STALLED])
     )
     for kind, value in (("release", release), ("environment", environment)):
         if value:
-            impacted = impacted.where(
-                Journey.id.in_(
-                    select(JourneyLabel.journey_id).where(
-                        JourneyLabel.kind == kind, JourneyLabel.value == value
-                    )
-                )
+            # Joined from the release's (or environment's) own failed and stalled journeys,
+            # which the label index lists directly.
+            other = aliased(JourneyLabel)
+            impacted = impacted.join(
+                other,
+                and_(
+                    other.journey_id == JourneyLabel.journey_id,
+                    other.kind == kind,
+                    other.value == value,
+                    other.status.in_([FAILED, STALLED]),
+                ),
             )
     if since:
-        impacted = impacted.where(Journey.last_seen_at >= since)
+        impacted = impacted.where(JourneyLabel.last_seen_at >= since)
     return {
         (service, status): count
         for service, status, count in session.execute(
-            impacted.group_by(JourneyLabel.value, Journey.status)
+            impacted.group_by(JourneyLabel.value, JourneyLabel.status)
         )
     }
 

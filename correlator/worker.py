@@ -474,6 +474,7 @@ class Correlator:
                 if not events.get(journey_id):
                     continue
                 summary = summarize(events[journey_id], self.rules.journey, now)
+                status = summary.status
                 connection.execute(
                     update(Journey)
                     .where(Journey.id == journey_id)
@@ -500,7 +501,16 @@ class Correlator:
                     ("release", summary.releases),
                     ("environment", summary.environments),
                 ):
-                    labels += [{"kind": kind, "value": v, "journey_id": journey_id} for v in values]
+                    labels += [
+                        {
+                            "kind": kind,
+                            "value": v,
+                            "journey_id": journey_id,
+                            "status": status,
+                            "last_seen_at": summary.last_seen,
+                        }
+                        for v in values
+                    ]
             connection.execute(delete(JourneyLabel).where(JourneyLabel.journey_id.in_(chunk)))
             if labels:
                 connection.execute(insert_for(connection, JourneyLabel.__table__), labels)  # type: ignore[arg-type]

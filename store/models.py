@@ -48,7 +48,12 @@ class Issue(Base):
     """Events grouped by their grouping hash (SENTRY_PROTOCOL.md §F)."""
 
     __tablename__ = "issue"
-    __table_args__ = (UniqueConstraint("project_id", "hash"), Index(None, "sentry_id"))
+    __table_args__ = (
+        UniqueConstraint("project_id", "hash"),
+        Index(None, "sentry_id"),
+        Index(None, "first_release"),
+        Index(None, "regressed_release"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
@@ -289,17 +294,23 @@ class JourneyLink(Base):
 
 
 class JourneyLabel(Base):
-    """What a journey can be filtered by: its services, impacted services, releases and
-    environments (kind = service | impacted | release | environment)."""
+    """What a journey can be filtered and counted by: its services, impacted services, releases
+    and environments (kind = service | impacted | release | environment), with the journey's
+    status and last sight copied beside them so that counts never join the journey table."""
 
     __tablename__ = "journey_label"
-    __table_args__ = (Index(None, "journey_id"),)
+    __table_args__ = (
+        Index(None, "journey_id"),
+        Index(None, "kind", "value", "status", "journey_id"),
+    )
 
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     value: Mapped[str] = mapped_column(String(250), primary_key=True)
     journey_id: Mapped[int] = mapped_column(
         ForeignKey("journey.id", ondelete="CASCADE"), primary_key=True
     )
+    status: Mapped[str] = mapped_column(String(16))
+    last_seen_at: Mapped[datetime]
 
 
 class CorrelatorState(Base):

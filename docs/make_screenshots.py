@@ -1,0 +1,43 @@
+"""Takes the README's screenshots from a running sentrail (after `sentrail demo`), in Debian's
+Chromium:  python docs/make_screenshots.py [http://127.0.0.1:8000]"""
+
+import sys
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import sync_playwright
+
+HERE = Path(__file__).parent
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def main(url: str) -> None:
+    failed = httpx.get(f"{url}/api/v1/orders", params={"status": "failed", "service": "catalog"})
+    order = failed.json()["orders"][0]["order_id"]
+    release = httpx.get(f"{url}/api/v1/releases").json()["releases"][0]["version"]
+    pages = {
+        "overview": "/",
+        "journey": f"/orders/{order}",
+        "release": f"/releases/{release}",
+        "orders": "/orders?status=stalled",
+        "services": "/services",
+    }
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        page = browser.new_page(viewport={"width": 1360, "height": 900})
+        for name, path in pages.items():
+            page.goto(url + path)
+            page.screenshot(path=str(HERE / f"{name}.png"))
+            print(f"docs/{name}.png: {path}")
+        browser.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000")
