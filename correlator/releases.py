@@ -11,10 +11,11 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from correlator.journeys import COMPLETED, FAILED, IN_PROGRESS, STALLED, STATUSES
+from correlator.journeys import COMPLETED, FAILED, STALLED, STATUSES
 from correlator.services import impacted_orders
 from store.models import EventRollup, Issue, Journey, JourneyLabel, SessionCount, SessionUser
 
+ISSUE_LIMIT = 50
 SESSION_COUNTERS = ("total", "crashed", "errored", "abnormal")
 DELTA_FIELDS = (
     "events",
@@ -179,22 +180,29 @@ def release_health(
                 if now_value is None or then_value is None
                 else round(now_value - then_value, 6)
             )
-    new_issues = session.scalars(
-        select(Issue).where(Issue.first_release == version).order_by(Issue.count.desc())
-    )
-    regressed = session.scalars(
-        select(Issue).where(Issue.regressed_release == version).order_by(Issue.count.desc())
-    )
+    new_issues, new_total = _issues(session, Issue.first_release, version)
+    regressed, regressed_total = _issues(session, Issue.regressed_release, version)
     return {
         "version": version,
         "environments": environments,
         **health,
-        "new_issues": [_issue(i) for i in new_issues],
-        "regressed_issues": [_issue(i) for i in regressed],
+        "new_issues": new_issues,
+        "new_issue_count": new_total,
+        "regressed_issues": regressed,
+        "regressed_issue_count": regressed_total,
         "services": _services(session, version),
         "previous_release": previous,
         "delta": delta,
     }
+
+
+def _issues(session: Session, column: Any, version: str) -> tuple[list[dict[str, Any]], int]:
+    """The release's issues of one kind, the ISSUE_LIMIT biggest, and how many there are."""
+    total = session.scalar(select(func.count()).select_from(Issue).where(column == version))
+    biggest = session.scalars(
+        select(Issue).where(column == version).order_by(Issue.count.desc()).limit(ISSUE_LIMIT)
+    )
+    return [_issue(i) for i in biggest], int(total or 0)
 
 
 def _issue(issue: Issue) -> dict[str, Any]:
@@ -270,6 +278,3 @@ def _services(session: Session, version: str) -> list[dict[str, Any]]:
         {"service": str(service), **{k: _clean(v) for k, v in row.items()}}
         for service, row in table.iterrows()
     ]
-
-
-__all__ = ["IN_PROGRESS", "list_releases", "release_health"]

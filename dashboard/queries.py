@@ -1,4 +1,4 @@
-"""Reads behind the event, issue and session endpoints."""
+"""Reads behind the event, trace, issue, session, outcome, delivery and order endpoints."""
 
 from collections import defaultdict
 from collections.abc import Iterable

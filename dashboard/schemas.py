@@ -251,8 +251,10 @@ class ReleaseDetail(BaseModel):
     crash_free_sessions: float | None
     crash_free_users: float | None
     users: int
-    new_issues: list[ReleaseIssue]
-    regressed_issues: list[ReleaseIssue]
+    new_issues: list[ReleaseIssue]  # the 50 biggest
+    new_issue_count: int
+    regressed_issues: list[ReleaseIssue]  # the 50 biggest
+    regressed_issue_count: int
     services: list[ReleaseService]
     previous_release: str | None
     delta: dict[str, float | None]
