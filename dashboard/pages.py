@@ -31,13 +31,14 @@ from dashboard.auth import COOKIE, allowed, session_value, token_of
 from dashboard.event_details import details
 from dashboard.timeline import build
 from store.engine import Database
-from store.errors import SentrailError
+from store.errors import BadRequest, FastJSONResponse, NotFound, SentrailError
 from store.models import CorrelatorState, Event, EventRollup, Issue, Journey
 from store.session import SessionDep
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 PAGE_SIZE = 50
+MACHINE_PATHS = ("/api/", "/webhooks/")
 DETAILED_EVENTS = 100
 
 
@@ -61,7 +62,7 @@ def _time(value: str | None) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise SentrailError("dates are ISO 8601, like 2026-11-27T10:00") from None
+        raise BadRequest("dates are ISO 8601, like 2026-11-27T10:00") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -113,6 +114,9 @@ def create_pages_app() -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith(MACHINE_PATHS):
+            # Machines (SDKs, scripts) get the API's answer even where no route matched.
+            return FastJSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code)
         message = "No such page." if exc.status_code == 404 else str(exc.detail)
         return render(request, "error.html", exc.status_code, message=message, live=False)
 
@@ -194,7 +198,7 @@ def create_pages_app() -> FastAPI:
                 return RedirectResponse(f"/traces/{quote(search)}", status_code=303)
         status = q.get("status") or None
         if status and status not in STATUSES:
-            raise SentrailError(f"unknown status {status!r}")
+            raise BadRequest(f"unknown status {status!r}")
         found, next_cursor = order_reads.list_orders(
             session,
             limit=PAGE_SIZE,
@@ -228,7 +232,7 @@ def create_pages_app() -> FastAPI:
         guard(request)
         journey = order_reads.find_order(session, order_id)
         if journey is None:
-            raise SentrailError(f"No order {order_id} has been seen.")
+            raise NotFound(f"No order {order_id} has been seen.")
         events = order_reads.order_events(session, journey.id)
         return render(
             request,
@@ -252,7 +256,7 @@ def create_pages_app() -> FastAPI:
             )
         )
         if not events:
-            raise SentrailError(f"No events for trace {trace_id}.")
+            raise NotFound(f"No events for trace {trace_id}.")
         return render(
             request,
             "trace.html",
@@ -293,7 +297,7 @@ def create_pages_app() -> FastAPI:
             session, version, request.query_params.get("environment")
         )
         if health is None:
-            raise SentrailError(f"No release {version} has been seen.")
+            raise NotFound(f"No release {version} has been seen.")
         hours = _hourly(session, EventRollup.release, version, hours=48)
         top = max((events for _, events, _ in hours), default=0) or 1
         return render(request, "release.html", health=health, hours=hours, top=top)
@@ -302,7 +306,7 @@ def create_pages_app() -> FastAPI:
     def issue(request: Request, issue_id: int, session: SessionDep) -> Response:
         guard(request)
         if not 1 <= issue_id <= 2**62 or session.get(Issue, issue_id) is None:
-            raise SentrailError(f"No issue {issue_id}.")
+            raise NotFound(f"No issue {issue_id}.")
         return render(
             request, "issue.html", issue=queries.get_issue(session=session, issue_id=issue_id)
         )
