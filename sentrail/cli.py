@@ -167,18 +167,24 @@ def demo(
     the ACME shop, traffic with bad cards, a shipping outage and a bad second release; runs
     until Ctrl-C (or --duration)."""
     stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
     runner = Demo(
         host=host, port=port, shop_port=shop_port, orders=orders, data_dir=data_dir, say=typer.echo
     )
+
+    def request_stop(*_: object) -> None:
+        stop.set()
+        runner.stop_event.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, request_stop)
     failure: list[BaseException] = []
 
     def run() -> None:
         try:
             runner.run()
-        except BaseException as exc:  # reported by the main thread
-            failure.append(exc)
+        except BaseException as exc:  # reported by the main thread, unless stopping anyway
+            if not stop.is_set():
+                failure.append(exc)
             stop.set()
 
     worker = threading.Thread(target=run, name="demo", daemon=True)

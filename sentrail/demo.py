@@ -125,6 +125,7 @@ class Demo:
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches the demo, which stops it last
         )
         deadline = time.monotonic() + 60
         while True:

@@ -97,6 +97,8 @@ class Shop:
                     env=env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
+                    # Their own session: Ctrl-C reaches the runner, which stops them in turn.
+                    start_new_session=True,
                 )
         self.wait_ready(timeout)
 
