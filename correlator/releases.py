@@ -274,7 +274,8 @@ def _services(session: Session, version: str) -> list[dict[str, Any]]:
     table = events.join(orders, how="outer").fillna(0).astype(int)
     table["error_rate"] = (table["errors"] / table["events"].where(table["events"] > 0)).round(4)
     table = table.sort_values(["failed_orders", "errors"], ascending=False)
+    # Records, not rows: a row of mixed columns would turn the counts into floats.
     return [
-        {"service": str(service), **{k: _clean(v) for k, v in row.items()}}
-        for service, row in table.iterrows()
+        {k: _clean(v) for k, v in record.items()}
+        for record in table.rename_axis("service").reset_index().to_dict("records")
     ]

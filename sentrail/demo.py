@@ -1,9 +1,10 @@
 """`sentrail demo`: sentrail and the ACME shop on the embedded defaults, with faults, across two
 releases, until Ctrl-C.
 
-Phases: release 1 runs healthy, with bad cards, then with shipping down (those orders stall);
-then release 2 is deployed (the shop restarts with the new SHA) and it is a bad release: the
-catalog fails for some products, payment crashes for a share of orders.
+Phases: release 1 runs healthy, then with bad cards; then release 2 is deployed (the shop
+restarts with the new SHA) and it is a bad release: the catalog fails for some products,
+payment crashes for a share of orders; last, shipping goes down and stays down (those orders
+stall).
 """
 
 import asyncio
@@ -41,13 +42,14 @@ class Phase:
 PHASES = (
     Phase(1, Scenario.healthy, 0.3),
     Phase(1, Scenario.bad_cards, 0.2),
-    Phase(1, Scenario.shipping_outage, 0.15),
     Phase(
         2,
         Scenario.mixed,
         0.35,
         Faults(invalid_card_share=0.1, payment_crash_share=0.15, bad_release=True),
     ),
+    # Last, and left on: the orders waiting for shipping stay stalled while the demo runs.
+    Phase(2, Scenario.shipping_outage, 0.15, Faults(bad_release=True, shipping_down=True)),
 )
 
 
