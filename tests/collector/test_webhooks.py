@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from collector.settings import CollectorSettings
+from correlator.worker import Correlator
 from store.engine import Database
 from store.models import Event, IssueComment, WebhookDelivery
 from tests.collector import sentry_payloads as sp
@@ -159,8 +160,8 @@ def test_a_redelivery_changes_nothing(client: TestClient, database: Database) ->
     assert issue["count"] == 1
 
 
-def test_webhook_error_and_sdk_event_of_one_order_share_its_key(
-    client: TestClient, project: ProjectKey
+def test_webhook_error_and_sdk_event_of_one_order_end_up_in_one_journey(
+    client: TestClient, project: ProjectKey, database: Database
 ) -> None:
     sdk = sdk_event(tags={"order_id": sp.ORDER}, server_name="order")
     response = client.post(
@@ -174,6 +175,9 @@ def test_webhook_error_and_sdk_event_of_one_order_share_its_key(
         for e in (sdk["event_id"], error["event_id"])
     ]
     assert keys == [{"order_id": [sp.ORDER]}, {"order_id": [sp.ORDER]}]
+    Correlator(database).run_until_idle()
+    journey = client.get(f"/api/v1/orders/{sp.ORDER}").json()
+    assert {e["event_id"] for e in journey["events"]} == {sdk["event_id"], error["event_id"]}
 
 
 def test_legacy_plugin_needs_its_token(client: TestClient, database: Database) -> None:
