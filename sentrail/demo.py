@@ -22,7 +22,7 @@ import httpx
 
 from shop.faults import Faults
 from shop.runner import Shop
-from shop.settings import ShopSettings, git_sha
+from shop.settings import ShopSettings, git_revision
 from shop.traffic import Scenario, TrafficResult, run_traffic
 from store import migrations
 from store.engine import Database
@@ -56,21 +56,10 @@ PHASES = (
 def releases() -> tuple[str, str]:
     """The two releases: the checkout's parent commit and its head, as a deploy would name
     them; fixed names outside a git checkout."""
-    head = git_sha()
+    head = git_revision("HEAD")
     if head is None:
         return "acme-1.0.0", "acme-1.1.0"
-    try:
-        parent = subprocess.run(
-            ["git", "rev-parse", "HEAD~1"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=5,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        parent = f"{head}-previous"
-    return parent, head
+    return git_revision("HEAD~1") or f"{head}-previous", head
 
 
 class Demo:

@@ -10,12 +10,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 SERVICES = ("frontend", "users", "catalog", "cart", "order", "payment", "shipping")
 
 
-@cache
 def git_sha() -> str | None:
     """The checkout's commit: the default release, as the write-up's deploys use."""
+    return git_revision("HEAD")
+
+
+@cache
+def git_revision(ref: str) -> str | None:
+    """The commit `ref` names in this checkout, or None outside one."""
     try:
         found = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
+            ["git", "rev-parse", ref],
             cwd=Path(__file__).resolve().parent,
             capture_output=True,
             text=True,

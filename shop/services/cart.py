@@ -12,19 +12,12 @@ from pydantic import BaseModel
 from redis import Redis
 
 from shop.instrument import init_sentry
+from shop.payloads import CartLine
 from shop.services.common import FaultView, redis_client
 from shop.settings import ShopSettings
 
 SLOW_SECONDS = 0.3
 CART_PREFIX = "cart:"
-
-
-class CartItem(BaseModel):
-    itemid: str
-    name: str = ""
-    description: str = ""
-    quantity: int = 1
-    price: float = 0.0
 
 
 class Modify(BaseModel):
@@ -33,7 +26,7 @@ class Modify(BaseModel):
 
 
 class Replace(BaseModel):
-    cart: list[CartItem]
+    cart: list[CartLine]
 
 
 def create_app(settings: ShopSettings) -> FastAPI:
@@ -81,7 +74,7 @@ def create_app(settings: ShopSettings) -> FastAPI:
         }
 
     @app.post("/cart/item/add/{userid}")
-    def add(userid: str, body: CartItem) -> dict[str, Any]:
+    def add(userid: str, body: CartLine) -> dict[str, Any]:
         cart = load(userid)
         for entry in cart:
             if entry["itemid"] == body.itemid:

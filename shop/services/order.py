@@ -20,6 +20,7 @@ from shop import queue
 from shop.cards import mask
 from shop.database import ShopBase, service_engine, session_factory
 from shop.instrument import init_sentry
+from shop.payloads import CardIn, CartLine
 from shop.services.common import redis_client, run_consumers
 from shop.settings import ShopSettings
 
@@ -60,22 +61,6 @@ class Address(BaseModel):
     zip: str = ""
     state: str = ""
     country: str = ""
-
-
-class CardIn(BaseModel):
-    type: str = ""
-    number: str
-    expMonth: int
-    expYear: int
-    ccv: str
-
-
-class CartLine(BaseModel):
-    itemid: str
-    name: str = ""
-    description: str = ""
-    quantity: int = 1
-    price: float = 0.0
 
 
 class NewOrder(BaseModel):

@@ -16,20 +16,13 @@ from shop import queue
 from shop.cards import Card, mask, validate
 from shop.faults import share_hit
 from shop.instrument import init_sentry
+from shop.payloads import CardIn
 from shop.services.common import FaultView, redis_client, run_consumers
 from shop.settings import ShopSettings
 
 
 class PaymentCrash(RuntimeError):
     """The payment processor falling over (fault injection)."""
-
-
-class CardIn(BaseModel):
-    type: str = ""
-    number: str
-    expMonth: int
-    expYear: int
-    ccv: str
 
 
 class Payment(BaseModel):
@@ -83,15 +76,7 @@ def create_app(settings: ShopSettings) -> FastAPI:
     redis = redis_client(settings)
     faults = FaultView(redis)
 
-    def requested(message: queue.Message) -> None:
-        data = message.data
-        order_id = str(data["orderID"])
-        sentry_sdk.set_tag("order_id", order_id)
-        if share_hit(order_id, faults.current().payment_crash_share):
-            raise PaymentCrash(f"payment processor crashed while charging order [{order_id}]")
-        result = charge(order_id, CardIn.model_validate(data["card"]), float(data["total"]))
-        if result["success"]:
-            sentry_sdk.set_tag("transaction_id", result["transactionID"])
+    def validated(result: dict[str, Any]) -> None:
         queue.publish(
             redis,
             queue.PAYMENT_RESULTS,
@@ -101,24 +86,30 @@ def create_app(settings: ShopSettings) -> FastAPI:
             data=result,
         )
 
+    def requested(message: queue.Message) -> None:
+        data = message.data
+        order_id = str(data["orderID"])
+        sentry_sdk.set_tag("order_id", order_id)
+        if share_hit(order_id, faults.current().payment_crash_share):
+            raise PaymentCrash(f"payment processor crashed while charging order [{order_id}]")
+        result = charge(order_id, CardIn.model_validate(data["card"]), float(data["total"]))
+        if result["success"]:
+            sentry_sdk.set_tag("transaction_id", result["transactionID"])
+        validated(result)
+
     def gave_up(message: queue.Message) -> None:
         """A request that crashed on every delivery: tell order it failed, so it does not wait."""
         order_id = str(message.data.get("orderID", ""))
         sentry_sdk.set_tag("order_id", order_id)
-        queue.publish(
-            redis,
-            queue.PAYMENT_RESULTS,
-            domain="Payment",
-            source="payment",
-            type="CreditCardValidated",
-            data={
+        validated(
+            {
                 "success": False,
                 "status": 500,
                 "message": "payment processing failed",
                 "amount": message.data.get("total"),
                 "transactionID": "-1",
                 "orderID": order_id,
-            },
+            }
         )
 
     consumer = queue.Consumer(
