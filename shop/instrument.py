@@ -48,4 +48,7 @@ def init_sentry(service: str, settings: ShopSettings) -> None:
         before_breadcrumb=_before_breadcrumb,
         # The serverless-style flush after each message bounds the wait for delivery.
         shutdown_timeout=3,
+        # The default queue (100) overflows, and drops events, when the backend answers slower
+        # than the services produce (a busy machine, traffic bursts).
+        transport_queue_size=10_000,
     )

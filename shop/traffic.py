@@ -235,7 +235,7 @@ async def settle(
         ]
         if not waiting or time.monotonic() > deadline:
             break
-        await asyncio.sleep(0.25)
+        await asyncio.sleep(0.5)
     return [outcome_of(latest[o], faults) for o in owner if o in latest]
 
 
