@@ -11,13 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from shop.runner import Shop, free_port, running_shop
 from shop.settings import ShopSettings
 from shop.traffic import Scenario, Truth, run_traffic
 from store.engine import Database
-from store.models import Event
+from store.models import CorrelationKey, CorrelatorState, Event
 from store.payload import decompress
 from store.settings import DatabaseSettings
 from tests.conftest import make_project
@@ -128,6 +128,28 @@ def check_scenario(server: Server, shop: Shop, scenario: Scenario) -> list[str]:
     return problems
 
 
+def diagnose(database_url: str, server: Server, problems: list[str]) -> str:
+    """What the database holds for the orders that did not match: stored or not?"""
+    database = Database(DatabaseSettings(database_url=database_url))
+    lines = [f"SDK drops reported: {httpx.get(f'{server.url}/api/v1/outcomes').json()}"]
+    with database.sessions() as session:
+        state = session.execute(
+            select(CorrelatorState.watermark, CorrelatorState.gaps, CorrelatorState.passes)
+        ).first()
+        newest = session.scalar(select(func.max(Event.id)))
+        lines.append(f"correlator state {state}, newest event id {newest}")
+        for problem in problems:
+            order = problem.split()[1].rstrip(":")
+            rows = session.execute(
+                select(CorrelationKey.event_row_id, Event.service, Event.type)
+                .join(Event, Event.id == CorrelationKey.event_row_id)
+                .where(CorrelationKey.value == order)
+            ).all()
+            lines.append(f"{order}: {len(rows)} keyed events stored: {rows[:20]}")
+    database.dispose()
+    return "\n".join(lines)
+
+
 def test_journeys_match_the_shop_ground_truth_in_every_scenario(
     system: tuple[Server, Shop], database_url: str
 ) -> None:
@@ -135,8 +157,7 @@ def test_journeys_match_the_shop_ground_truth_in_every_scenario(
     problems: list[str] = []
     for scenario in ORDER_OF_SCENARIOS:
         problems += check_scenario(server, shop, scenario)
-    outcomes = httpx.get(f"{server.url}/api/v1/outcomes").json()["outcomes"]
-    assert problems == [], f"what the SDKs reported dropping: {outcomes}"
+    assert problems == [], diagnose(database_url, server, problems)
     # Card numbers never reach the backend unmasked, in any payload.
     database = Database(DatabaseSettings(database_url=database_url))
     with database.sessions() as session:
