@@ -8,14 +8,13 @@ events, and a pass may be repeated without changing the result.
 
 import logging
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, tuple_, update
+from sqlalchemy import Connection, delete, select, tuple_, update
 
 from correlator.journeys import IN_PROGRESS, TimelineEvent, summarize
 from rules.config import CorrelationRules, current_rules
@@ -158,15 +157,6 @@ class Correlator:
                 )
             )
             connection.commit()
-
-    def lag(self) -> int:
-        """Events stored but not yet correlated: past the watermark, or in a gap that has
-        since been filled."""
-        with self.database.engine.connect() as connection:
-            state = self._state(connection)
-            newest = connection.scalar(select(func.max(Event.id))) or 0
-            gaps = {int(k): v for k, v in state.gaps.items()}
-            return max(0, newest - state.watermark) + len(self._existing(connection, gaps))
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -537,12 +527,3 @@ class CorrelatorThread:
     def stop(self, timeout: float = 10.0) -> None:
         self.stop_event.set()
         self.thread.join(timeout)
-
-
-def wait_until_correlated(correlator: Correlator, timeout: float = 30.0) -> None:
-    """Blocks until every stored event has been through a pass (for scripts and tests)."""
-    deadline = time.monotonic() + timeout
-    while correlator.lag() > 0:
-        if time.monotonic() > deadline:
-            raise TimeoutError("the correlator did not catch up")
-        correlator.run_once()
