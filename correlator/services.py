@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session, aliased
@@ -100,14 +99,3 @@ def service_impact(
     return sorted(
         found.values(), key=lambda s: (-s.failed_orders - s.stalled_orders, -s.errors, s.service)
     )
-
-
-def as_dict(impact: ServiceImpact) -> dict[str, Any]:
-    return {
-        "service": impact.service,
-        "events": impact.events,
-        "errors": impact.errors,
-        "failed_orders": impact.failed_orders,
-        "stalled_orders": impact.stalled_orders,
-        "last_error_at": impact.last_error_at,
-    }

@@ -154,7 +154,7 @@ def list_services(
     """Per service: events, errors, the failed and stalled orders it is impacted by."""
     found = services.service_impact(session, release=release, environment=environment, since=since)
     return schemas.ServiceList(
-        services=[schemas.ServiceImpact.model_validate(services.as_dict(s)) for s in found]
+        services=[schemas.ServiceImpact.model_validate(s, from_attributes=True) for s in found]
     )
 
 
