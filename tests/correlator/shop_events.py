@@ -4,7 +4,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi.testclient import TestClient
+import httpx
 
 from tests.collector.envelopes import envelope_bytes, event
 from tests.conftest import ProjectKey
@@ -19,7 +19,8 @@ def at(seconds: float) -> str:
 class Shop:
     """Sends events the way the ACME services do, one order at a time."""
 
-    def __init__(self, client: TestClient, project: ProjectKey) -> None:
+    def __init__(self, client: httpx.Client, project: ProjectKey) -> None:
+        """`client`: a TestClient of the app, or an httpx client of a running server."""
         self.client = client
         self.project = project
         self.release = "r1"

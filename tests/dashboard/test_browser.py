@@ -16,8 +16,8 @@ import pytest
 
 from store.engine import Database
 from store.settings import DatabaseSettings
-from tests.collector.envelopes import envelope_bytes, event
-from tests.conftest import ProjectKey, make_project
+from tests.conftest import make_project
+from tests.correlator.shop_events import Shop
 from tests.e2e.server import Server, running_server
 from tests.services import IN_CI
 
@@ -35,7 +35,6 @@ CHROMIUM_ARGS = [
 TOKEN = "a-dashboard-token-for-tests"
 XSS_IMG = "<img src=x onerror=\"window.__xss='img'\">"
 XSS_SCRIPT = "<script>window.__xss='script'</script>"
-BASE = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=20)
 
 
 @pytest.fixture(scope="module")
@@ -49,38 +48,6 @@ def chromium() -> Iterator[Any]:
         browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
-
-
-def send(server: Server, project: ProjectKey, **fields: Any) -> None:
-    body = envelope_bytes(event(**fields))
-    answer = httpx.post(f"{server.url}/api/{project.id}/envelope/", content=body,
-                        headers=project.auth)  # fmt: skip
-    assert answer.status_code == 200, answer.text
-
-
-def at(seconds: float) -> str:
-    return (BASE + timedelta(seconds=seconds)).isoformat()
-
-
-def checkout(server: Server, project: ProjectKey, order: str, upto: str, t0: float) -> None:
-    trace = uuid.uuid4().hex
-
-    def ev(service: str, dt: float, **fields: Any) -> None:
-        fields.setdefault("level", "info")
-        fields.setdefault("tags", {"order_id": order})
-        send(server, project, server_name=service, timestamp=at(t0 + dt),
-             contexts={"trace": {"trace_id": trace, "span_id": uuid.uuid4().hex[:16]}},
-             **fields)  # fmt: skip
-
-    ev("frontend", 0, message=f"checkout of order [{order}]")
-    ev("order", 0.1, message=f"order [{order}] placed")
-    if upto == "payment-error":
-        ev("payment", 0.5, level="error", message=f"validation failed for order [{order}]")
-        return
-    ev("payment", 0.5, message=f"validation successful for order [{order}]")
-    ev("order", 0.8, message=f"shipment successfully requested for order [{order}]")
-    if upto == "shipping":
-        ev("shipping", 1.0, message=f"order {order} successfully delivered")
 
 
 @pytest.fixture(scope="module")
@@ -98,16 +65,19 @@ def shop_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server
     env = {"SENTRAIL_STALL_AFTER": "60"}
     with running_server(url, root / "server.log", extra_env=env) as server:
         orders = {name: str(uuid.uuid4()) for name in ("completed", "failed", "stalled", "xss")}
-        checkout(server, project, orders["completed"], "shipping", 0)
-        checkout(server, project, orders["failed"], "payment-error", 10)
-        checkout(server, project, orders["stalled"], "shipment", 20)
-        send(
-            server, project, server_name="payment", level="error", timestamp=at(30),
-            message=f"{XSS_IMG} {XSS_SCRIPT}", tags={"order_id": orders["xss"], "note": XSS_IMG},
-            breadcrumbs={"values": [
-                {"category": "x", "message": XSS_SCRIPT, "data": {"h": XSS_IMG}}
-            ]},
-            exception={"values": [{"type": "ValueError", "value": XSS_IMG}]},
+        shop = Shop(httpx.Client(base_url=server.url), project)
+        shop.checkout(orders["completed"], uuid.uuid4().hex, upto="shipping", t0=0)
+        shop.checkout(orders["failed"], uuid.uuid4().hex, upto="payment-error", t0=10)
+        shop.checkout(orders["stalled"], uuid.uuid4().hex, upto="shipment-requested", t0=20)
+        shop.send(
+            shop.message(
+                "payment", 30, uuid.uuid4().hex, f"{XSS_IMG} {XSS_SCRIPT}", level="error",
+                tags={"order_id": orders["xss"], "note": XSS_IMG},
+                breadcrumbs={"values": [
+                    {"category": "x", "message": XSS_SCRIPT, "data": {"h": XSS_IMG}}
+                ]},
+                exception={"values": [{"type": "ValueError", "value": XSS_IMG}]},
+            )
         )  # fmt: skip
         for order in orders.values():
             wait_for_order(server, order)
