@@ -11,6 +11,7 @@ import asyncio
 import os
 import platform
 import tempfile
+import time
 from pathlib import Path
 
 import psycopg
@@ -44,13 +45,14 @@ def process_tree(pid: int) -> list[int]:
     return [pid, *(int(child) for child in children)]
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its children (the uvicorn workers)."""
-    total = 0.0
+def process_cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU time of a process and its children (the uvicorn workers)."""
+    user = system = 0.0
     for each in process_tree(pid):
         fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+        user += int(fields[11]) / os.sysconf("SC_CLK_TCK")
+        system += int(fields[12]) / os.sysconf("SC_CLK_TCK")
+    return user, system
 
 
 def main() -> None:
@@ -59,6 +61,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=30_000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--command",
+        choices=["serve", "collector"],
+        default="serve",
+        help="serve runs the correlator and dashboard beside the collector; collector alone",
+    )
     parser.add_argument(
         "--synchronous",
         choices=["full", "normal"],
@@ -84,16 +92,29 @@ def main() -> None:
         }
         env = {"SENTRAIL_SQLITE_SYNCHRONOUS": args.synchronous}
         with running_server(
-            url, workdir / "server.log", workers=args.workers, extra_env=env
+            url, workdir / "server.log", workers=args.workers, extra_env=env, command=args.command
         ) as server:
             host, port = server.url.removeprefix("http://").split(":")
             path = f"/api/{project_id}/envelope/"
             asyncio.run(run_load(host, int(port), path, warmup, headers, args.concurrency))
             cpu_before = process_cpu_seconds(server.process.pid)
+            client_before = time.process_time()
             result = asyncio.run(
                 run_load(host, int(port), path, measured, headers, args.concurrency)
             )
-            server_cpu = process_cpu_seconds(server.process.pid) - cpu_before
+            user, system = (
+                after - before
+                for after, before in zip(
+                    process_cpu_seconds(server.process.pid), cpu_before, strict=True
+                )
+            )
+            server_cpu = user + system
+            client_cpu = time.process_time() - client_before
+        writer_lines = [
+            line.split("writer stopped: ", 1)[1]
+            for line in (workdir / "server.log").read_text().splitlines()
+            if "writer stopped: " in line
+        ]
         with database.sessions() as session:
             stored = session.scalar(select(func.count()).select_from(Event)) or 0
         database.dispose()
@@ -104,7 +125,7 @@ def main() -> None:
     )
     sync = f" (synchronous={args.synchronous})" if args.backend == "sqlite" else ""
     print(
-        f"backend: {args.backend}{sync}, server workers: {args.workers}, "
+        f"backend: {args.backend}{sync}, `sentrail {args.command}`, workers: {args.workers}, "
         f"connections: {args.concurrency}, events: {len(measured)} (+1000 warm-up)"
     )
     print(f"statuses: {dict(sorted(result.statuses.items()))}")
@@ -114,9 +135,13 @@ def main() -> None:
     )
     print(f"durably stored events/s: {result.ok / result.elapsed:,.0f}")
     print(
-        f"server CPU: {server_cpu / result.elapsed:.2f} cores busy, "
-        f"{server_cpu / max(1, result.ok) * 1e6:.0f} µs per event"
+        f"server CPU: {server_cpu / result.elapsed:.2f} cores busy "
+        f"({system / max(server_cpu, 1e-9):.0%} in the kernel), "
+        f"{server_cpu / max(1, result.ok) * 1e6:.0f} µs per event; "
+        f"load generator: {client_cpu / result.elapsed:.2f} cores"
     )
+    for line in writer_lines:
+        print(f"group commit (whole run, one line per worker): {line}")
     print(
         f"ack latency p50: {result.percentile(0.50) * 1000:.1f} ms, "
         f"p99: {result.percentile(0.99) * 1000:.1f} ms, "

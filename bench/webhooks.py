@@ -1,6 +1,6 @@
 """Webhook benchmark: response time of signed `error.created` deliveries, 200 at a time.
 
-    python -m bench.webhooks --backend sqlite --rounds 10 --concurrency 200
+    python -m bench.webhooks --backend sqlite --rounds 10 --concurrency 200 [--workers 2]
 
 Each round opens `concurrency` connections and sends one delivery on each at once, as a burst
 of alerts from sentry.io would; latencies of all rounds are pooled.
@@ -11,12 +11,13 @@ import asyncio
 import os
 import platform
 import tempfile
+import time
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from bench.http_load import LoadResult, run_load
-from bench.ingest import fresh_database
+from bench.ingest import fresh_database, process_cpu_seconds
 from store import migrations
 from store.engine import Database
 from store.models import WebhookDelivery
@@ -32,19 +33,35 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--command",
+        choices=["serve", "collector"],
+        default="serve",
+        help="serve runs the correlator and dashboard beside the collector; collector alone",
+    )
     args = parser.parse_args()
     pooled = LoadResult()
+    client_cpu = server_cpu = elapsed = 0.0
     with tempfile.TemporaryDirectory() as tmp:
         url = fresh_database(args.backend, Path(tmp))
         migrations.upgrade(url)
         env = {"SENTRAIL_SENTRY_CLIENT_SECRET": SECRET}
-        with running_server(url, Path(tmp) / "server.log", extra_env=env) as server:
+        with running_server(
+            url,
+            Path(tmp) / "server.log",
+            extra_env=env,
+            workers=args.workers,
+            command=args.command,
+        ) as server:
             host, port = server.url.removeprefix("http://").split(":")
             for round_ in range(args.rounds + 1):
                 signed = [
                     sp.signed(sp.envelope("created", {"error": sp.event()}), "error", SECRET)
                     for _ in range(args.concurrency)
                 ]
+                client_before = time.process_time()
+                server_before = sum(process_cpu_seconds(server.process.pid))
                 result = asyncio.run(
                     run_load(
                         host,
@@ -57,6 +74,9 @@ def main() -> None:
                 )
                 if round_ == 0:
                     continue  # warm-up
+                client_cpu += time.process_time() - client_before
+                server_cpu += sum(process_cpu_seconds(server.process.pid)) - server_before
+                elapsed += result.elapsed
                 pooled.latencies += result.latencies
                 for status, n in result.statuses.items():
                     pooled.statuses[status] = pooled.statuses.get(status, 0) + n
@@ -68,9 +88,14 @@ def main() -> None:
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
     print(
-        f"backend: {args.backend}, {args.rounds} rounds of {args.concurrency} concurrent deliveries"
+        f"backend: {args.backend}, `sentrail {args.command}`, workers: {args.workers}, "
+        f"{args.rounds} rounds of {args.concurrency} concurrent deliveries"
     )
     print(f"statuses: {dict(sorted(pooled.statuses.items()))}, deliveries stored: {stored}")
+    print(
+        f"server CPU: {server_cpu / len(pooled.latencies) * 1e6:.0f} µs per delivery; "
+        f"load generator: {client_cpu / elapsed:.2f} cores while the rounds ran"
+    )
     print(
         f"response time p50: {pooled.percentile(0.50) * 1000:.1f} ms, "
         f"p99: {pooled.percentile(0.99) * 1000:.1f} ms, "

@@ -58,7 +58,7 @@ class ItemReader:
         """Scrubs (unless the caller already did), then normalises. With scrubbing on, the
         stored raw payload is the scrubbed event: what was sent, less what must never be
         stored."""
-        if self.scrubber is not None and not scrubbed:
+        if self.scrubber is not None and not scrubbed and self.scrubber.may_change(payload):
             event = self.scrubber.value(event)
             payload = orjson.dumps(event)
         return normalize_event(

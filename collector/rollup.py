@@ -2,13 +2,14 @@
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, case
 
 from store.levels import is_error
 from store.models import EventRollup
-from store.upsert import insert_for
+from store.upsert import dialect_insert
 
 rollup_table = cast(Table, EventRollup.__table__)
 KEY = ("hour_at", "release", "environment", "service")
@@ -52,12 +53,21 @@ def count_events(connection: Connection, rows: Iterable[dict[str, Any]]) -> None
         if error:
             entry["errors"] += 1
             entry["last_error_at"] = max(entry["last_error_at"] or at, at)
-    if not counts:
-        return
-    statement = insert_for(connection, rollup_table)
+    if counts:
+        # Sorted: one lock order across collectors.
+        connection.execute(
+            _add_counts(connection.dialect.name), [counts[key] for key in sorted(counts)]
+        )
+
+
+@cache
+def _add_counts(dialect: str) -> Any:
+    """Insert an hour's counts or add them to the row there; built once per dialect (building
+    it costs more than running it)."""
+    statement = dialect_insert(dialect, rollup_table)
     new = statement.excluded
     c = rollup_table.c
-    statement = statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=list(KEY),
         set_={
             "events": c.events + new.events,
@@ -67,5 +77,3 @@ def count_events(connection: Connection, rows: Iterable[dict[str, Any]]) -> None
             "last_error_at": _later(c.last_error_at, new.last_error_at),
         },
     )
-    # Sorted: one lock order across collectors.
-    connection.execute(statement, [counts[key] for key in sorted(counts)])

@@ -6,15 +6,10 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from collector.raw_scan import might_hold_secrets
+from collector.sensitive import CARD_CANDIDATE, SENSITIVE_KEY
+
 FILTERED = "[Filtered]"
-# Relay's @password and @creditcard key rules, matched anywhere in the key.
-SENSITIVE_KEY = re.compile(
-    r"password|passwd|pwd|secret|api_?key|apikey|auth|credentials|mysql_pwd|private_?key"
-    r"|token|cookie|csrf|session_?id|cvv|cvc|ccv|card_?number|creditcard|security_?code",
-    re.IGNORECASE,
-)
-# 13 to 19 digits, optionally grouped by spaces or dashes, not inside a longer word (hex ids).
-CARD_CANDIDATE = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
 DIGIT_RUN = re.compile(r"\d\d\d\d")
 VERDICT_CACHE_SIZE = 10_000
 KEY_VALUE = re.compile(
@@ -50,6 +45,12 @@ class Scrubber:
         self._safe = {f.lower() for f in safe_fields}
         # Keys repeat across events (frames, breadcrumbs, headers): remember each verdict.
         self._verdicts: dict[str, bool] = {}
+
+    def may_change(self, payload: bytes) -> bool:
+        """Whether scrubbing could change the JSON document `payload`: False only when the
+        walk would return it unchanged (`raw_scan`). Extra patterns may be anchored to a
+        whole value, which raw text cannot tell: with any, every document takes the walk."""
+        return bool(self._extra) or might_hold_secrets(payload)
 
     def text(self, value: str) -> str:
         # Cheap pre-checks first: most strings hold neither a long digit run nor a `k=v`.

@@ -222,7 +222,7 @@ class WebhookReader:
         # event it carries is normalised from the same scrubbed copy.
         reader = self.ingest.reader
         raw = body
-        if reader.scrubber is not None:
+        if reader.scrubber is not None and reader.scrubber.may_change(body):
             payload = reader.scrubbed(payload)
             raw = orjson.dumps(payload)
         data: dict[str, Any] = payload["data"] if isinstance(payload.get("data"), dict) else {}

@@ -1,14 +1,15 @@
 """Group commit: requests that arrive while a commit runs share the next transaction.
 
 A request is answered only after the transaction holding its data has committed (DESIGN.md
-decision 1). One writer thread per process owns the write path; the event loop only waits.
+decision 1). One writer per process owns the write path.
 """
 
 import asyncio
 import logging
-import queue
-import threading
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -120,11 +121,34 @@ class IngestBatch:
 @dataclass
 class _Request:
     batch: IngestBatch
-    loop: asyncio.AbstractEventLoop
     future: "asyncio.Future[None]"
 
 
+class _Transaction:
+    """One group's write transaction: the write lock and the connection, held across awaits."""
+
+    def __init__(self, database: Database) -> None:
+        with ExitStack() as held:
+            self.connection = held.enter_context(database.writing())
+            self._transaction = self.connection.begin()
+            self._held = held.pop_all()  # kept only once the transaction has begun
+
+    def commit(self) -> None:
+        with self._held:
+            self._transaction.commit()
+
+    def rollback(self) -> None:
+        with self._held:
+            self._transaction.rollback()
+
+
 class Writer:
+    """Group commit on the event loop: the requests that arrive while a group commits make
+    the next group. The statements run on the loop, at full speed, with no thread to share
+    the interpreter with (a writer thread beside a busy loop ran them several times slower);
+    the waits run on one thread beside it: for the write lock, and for the commit's flush
+    to disk (or PostgreSQL's answer), while the loop goes on reading requests."""
+
     def __init__(
         self,
         database: Database,
@@ -136,14 +160,17 @@ class Writer:
         retry_after: int,
     ) -> None:
         self._database = database
-        self._queue: queue.Queue[_Request | None] = queue.Queue()
+        self._pending: deque[_Request] = deque()
         self._max_pending = max_pending
         self._max_pending_bytes = max_pending_bytes
-        self._pending_bytes = 0  # touched only on the event loop
+        self._pending_bytes = 0
         self._max_batch = max_batch
         self._linger = linger
         self._retry_after = retry_after
-        self._thread = threading.Thread(target=self._run, name="sentrail-writer", daemon=True)
+        self._waits = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentrail-writer")
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.commits = 0
         self.requests = 0
         self.busy_seconds = 0.0
@@ -152,82 +179,84 @@ class Writer:
         self._issues: dict[tuple[int, str], int] = {}
 
     def start(self) -> None:
-        self._thread.start()
+        """Starts the writer on the running event loop."""
+        self._wake = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="sentrail-writer")
 
-    def stop(self) -> None:
-        """Drains what is queued, then ends the thread."""
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
-            log.info(
-                "writer stopped: %d requests in %d commits, %.1f s writing",
-                self.requests,
-                self.commits,
-                self.busy_seconds,
-            )
+    async def stop(self) -> None:
+        """Commits what is queued, then ends."""
+        if self._task is None or self._wake is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        await self._task
+        self._waits.shutdown()
+        log.info(
+            "writer stopped: %d requests in %d commits, %.1f s writing",
+            self.requests,
+            self.commits,
+            self.busy_seconds,
+        )
 
     async def submit(self, batch: IngestBatch) -> None:
         if batch.is_empty():
             return
+        if self._wake is None or self._stopping:
+            raise Unavailable("ingest is stopping, retry later", headers=self._retry_headers)
         size = batch.approximate_bytes()
         # Both bounds keep memory flat when the database falls behind: a request that would
         # pass either is refused at once (SDKs back off on 503 with Retry-After).
-        if self._queue.qsize() >= self._max_pending or (
+        if len(self._pending) >= self._max_pending or (
             self._pending_bytes and self._pending_bytes + size > self._max_pending_bytes
         ):
-            raise Unavailable(
-                "ingest is overloaded, retry later", headers={"Retry-After": str(self._retry_after)}
-            )
-        loop = asyncio.get_running_loop()
-        request = _Request(batch, loop, loop.create_future())
+            raise Unavailable("ingest is overloaded, retry later", headers=self._retry_headers)
+        request = _Request(batch, asyncio.get_running_loop().create_future())
+        self._pending.append(request)
         self._pending_bytes += size
+        self._wake.set()
         try:
-            self._queue.put(request)
             await request.future
         finally:
             self._pending_bytes -= size
 
-    def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            first = self._queue.get()
-            if first is None:
-                break
-            group = [first]
-            deadline = time.monotonic() + self._linger
-            while len(group) < self._max_batch:
-                try:
-                    timeout = deadline - time.monotonic()
-                    item = (
-                        self._queue.get(timeout=timeout)
-                        if timeout > 0
-                        else self._queue.get_nowait()
-                    )
-                except queue.Empty:
-                    break
-                if item is None:
-                    stopping = True
-                    break
-                group.append(item)
-            self._commit(group)
+    @property
+    def _retry_headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self._retry_after)}
 
-    def _commit(self, group: list[_Request]) -> None:
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while not (self._stopping and not self._pending):
+            await self._wake.wait()
+            self._wake.clear()
+            if self._linger and not self._stopping:
+                await asyncio.sleep(self._linger)
+            while self._pending:
+                count = min(len(self._pending), self._max_batch)
+                await self._commit([self._pending.popleft() for _ in range(count)])
+
+    async def _commit(self, group: list[_Request]) -> None:
         try:
-            self._write([r.batch for r in group])
+            await self._write([r.batch for r in group])
         except Exception as exc:
             if len(group) > 1 and not _is_outage(exc):
                 # One bad batch must not fail the others: retry each alone.
                 for request in group:
-                    self._commit([request])
+                    await self._commit([request])
                 return
-            self._finish(group, _as_error(exc, self._retry_after))
+            _finish(group, _as_error(exc, self._retry_after))
             return
-        self._finish(group, None)
+        _finish(group, None)
 
-    def _write(self, batches: list[IngestBatch]) -> None:
+    async def _write(self, batches: list[IngestBatch]) -> None:
+        loop = asyncio.get_running_loop()
+        transaction = await loop.run_in_executor(self._waits, _Transaction, self._database)
         started = time.perf_counter()
-        with self._database.writing() as connection, connection.begin():
-            found = write_batches(connection, batches, self._issues)
+        try:
+            found = write_batches(transaction.connection, batches, self._issues)
+        except BaseException:
+            await loop.run_in_executor(self._waits, transaction.rollback)
+            raise
+        await loop.run_in_executor(self._waits, transaction.commit)
         if len(self._issues) + len(found) > ISSUE_CACHE_SIZE:
             self._issues.clear()
         self._issues.update(found)  # only after the commit: a rollback must not leave ids
@@ -235,9 +264,10 @@ class Writer:
         self.commits += 1
         self.requests += len(batches)
 
-    def _finish(self, group: list[_Request], error: SentrailError | None) -> None:
-        for request in group:
-            request.loop.call_soon_threadsafe(_settle, request.future, error)
+
+def _finish(group: list[_Request], error: SentrailError | None) -> None:
+    for request in group:
+        _settle(request.future, error)
 
 
 def _settle(future: "asyncio.Future[None]", error: SentrailError | None) -> None:

@@ -4,6 +4,8 @@ Pure: events in, summary out. The worker feeds it the events a journey holds; a 
 it the same events, so both reach the same answer.
 """
 
+from bisect import bisect_right
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -176,14 +178,18 @@ def root_cause(events: Sequence[TimelineEvent]) -> TimelineEvent | None:
     }
     errors = [e for e in events if e.is_error]
     start = {e.id: units.get((e.trace_id, e.span_id), e.timestamp) for e in errors}
+    # Per trace, the sorted starts: whether another error's work began in (start, failure]
+    # is one binary search, so that a journey of thousands of errors stays cheap.
+    starts: dict[str | None, list[datetime]] = defaultdict(list)
+    for e in errors:
+        starts[e.trace_id].append(start[e.id])
+    for values in starts.values():
+        values.sort()
 
     def consequence(error: TimelineEvent) -> bool:
-        return any(
-            other.id != error.id
-            and other.trace_id == error.trace_id
-            and start[error.id] < start[other.id] <= error.timestamp
-            for other in errors
-        )
+        same_trace = starts[error.trace_id]
+        later = bisect_right(same_trace, start[error.id])
+        return later < len(same_trace) and same_trace[later] <= error.timestamp
 
     causes = [e for e in errors if not consequence(e)] or errors
     return min(causes, key=lambda e: (start[e.id], e.id), default=None)

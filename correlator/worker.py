@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, tuple_, update
+from sqlalchemy import Connection, bindparam, delete, select, tuple_, update
 
 from correlator.journeys import IN_PROGRESS, TimelineEvent, summarize
 from rules.config import CorrelationRules, current_rules
@@ -460,30 +460,30 @@ class Correlator:
                     )
                 )
             labels: list[dict[str, Any]] = []
+            summaries: list[dict[str, Any]] = []
             for journey_id in chunk:
                 if not events.get(journey_id):
                     continue
                 summary = summarize(events[journey_id], self.rules.journey, now)
                 status = summary.status
-                connection.execute(
-                    update(Journey)
-                    .where(Journey.id == journey_id)
-                    .values(
-                        status=summary.status,
-                        failed_service=summary.failed_service,
-                        first_seen_at=summary.first_seen,
-                        last_seen_at=summary.last_seen,
-                        event_count=summary.event_count,
-                        error_count=summary.error_count,
-                        services=summary.services,
-                        impacted_services=summary.impacted_services,
-                        missing_hops=summary.missing_hops,
-                        releases=summary.releases,
-                        environments=summary.environments,
-                        trace_ids=summary.trace_ids,
-                        hops=[hop.as_dict() for hop in summary.hops],
-                        updated_at=now,
-                    )
+                summaries.append(
+                    {
+                        "b_id": journey_id,
+                        "status": summary.status,
+                        "failed_service": summary.failed_service,
+                        "first_seen_at": summary.first_seen,
+                        "last_seen_at": summary.last_seen,
+                        "event_count": summary.event_count,
+                        "error_count": summary.error_count,
+                        "services": summary.services,
+                        "impacted_services": summary.impacted_services,
+                        "missing_hops": summary.missing_hops,
+                        "releases": summary.releases,
+                        "environments": summary.environments,
+                        "trace_ids": summary.trace_ids,
+                        "hops": [hop.as_dict() for hop in summary.hops],
+                        "updated_at": now,
+                    }
                 )
                 for kind, values in (
                     ("service", summary.services),
@@ -501,9 +501,39 @@ class Correlator:
                         }
                         for v in values
                     ]
+            if summaries:
+                connection.execute(UPDATE_JOURNEY, summaries)
             connection.execute(delete(JourneyLabel).where(JourneyLabel.journey_id.in_(chunk)))
             if labels:
                 connection.execute(insert_for(connection, JourneyLabel.__table__), labels)  # type: ignore[arg-type]
+
+
+# One statement for every journey a pass recomputes, run once with all their summaries.
+UPDATE_JOURNEY = (
+    update(Journey)
+    .where(Journey.id == bindparam("b_id"))
+    .values(
+        {
+            name: bindparam(name)
+            for name in (
+                "status",
+                "failed_service",
+                "first_seen_at",
+                "last_seen_at",
+                "event_count",
+                "error_count",
+                "services",
+                "impacted_services",
+                "missing_hops",
+                "releases",
+                "environments",
+                "trace_ids",
+                "hops",
+                "updated_at",
+            )
+        }
+    )
+)
 
 
 def _chunks(values: list[Any], size: int) -> Iterable[list[Any]]:

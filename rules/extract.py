@@ -30,7 +30,12 @@ class KeyExtractor:
         breadcrumbs = [c for c in fields.breadcrumbs if isinstance(c.get("data"), dict)]
         texts = [t for t in fields.texts if t]
         for rule, patterns in self._rules:
+            seen: set[str] = set()  # a key repeats (every breadcrumb of a flow): clean it once
             for value in _values(rule, patterns, fields, breadcrumbs, texts):
+                if isinstance(value, str):
+                    if value in seen:
+                        continue
+                    seen.add(value)
                 cleaned = _clean(value)
                 if cleaned and cleaned not in rule.ignore_values:
                     found[(rule.name, cleaned)] = None
@@ -62,7 +67,7 @@ def _values(
 
 
 def _clean(value: Any) -> str | None:
-    if isinstance(value, bool) or value is None or isinstance(value, dict | list):
+    if value is None or isinstance(value, (bool, dict, list)):
         return None
     text = str(value).strip()
     if not text or len(text) > MAX_VALUE_LENGTH:

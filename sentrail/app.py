@@ -7,9 +7,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from collector.app import create_ingest_app, is_ingest_path
+from collector.app import IngestApp
 from collector.endpoints import Ingest
 from collector.settings import CollectorSettings
 from collector.webhooks import SentryProjects, WebhookReader
@@ -31,7 +30,7 @@ def create_app(
     collector_settings: CollectorSettings | None = None,
     dashboard_settings: DashboardSettings | None = None,
     roles: Collection[Role] = ALL_ROLES,
-) -> "IngestFirst | FastAPI":
+) -> "IngestApp | FastAPI":
     """The parts named in `roles`: collector (ingest + webhooks), correlator (a worker thread)
     and dashboard (read API). Lifespan and state belong to the API app; the ingest app sees the
     same per-request state (Starlette copies the lifespan state into every request scope)."""
@@ -44,30 +43,24 @@ def create_app(
             "dashboard_settings": dashboard_settings or DashboardSettings(),
             "head_revision": head_revision(database.settings.database_url),
         }
-        ingest = webhooks = worker = pruner = None
+        ingest = webhooks = None
         if "collector" in roles:
             ingest = Ingest.build(database, collector_settings)
             ingest.writer.start()
             webhooks = WebhookReader(ingest, SentryProjects(database))
             state |= {"ingest": ingest, "webhooks": webhooks}
-        if "correlator" in roles:
-            worker = CorrelatorThread(Correlator(database))
-            worker.start()
-            retention = database.settings.retention_days
-            pruner = Pruner(database, retention) if retention else None
-            if pruner is not None:
-                pruner.start()
+        background = CorrelatorAndPruner(database) if "correlator" in roles else None
+        if background is not None:
+            background.start()
         try:
             yield state
         finally:
             if webhooks is not None and webhooks.enricher is not None:
                 await webhooks.enricher.close()
             if ingest is not None:
-                await run_in_threadpool(ingest.writer.stop)
-            if worker is not None:
-                await run_in_threadpool(worker.stop)
-            if pruner is not None:
-                await run_in_threadpool(pruner.stop)
+                await ingest.writer.stop()
+            if background is not None:
+                await run_in_threadpool(background.stop)
             database.dispose()
 
     app = FastAPI(
@@ -107,24 +100,30 @@ def create_app(
         # Last: the pages take every path the API and health checks did not.
         app.mount("/", create_pages_app())
     app.add_middleware(SecurityHeaders)
-    return IngestFirst(create_ingest_app(), app) if "collector" in roles else app
+    return IngestApp(app) if "collector" in roles else app
 
 
-class IngestFirst:
-    """Sends the Sentry ingest paths straight to the lean ingest app, everything else on."""
+class CorrelatorAndPruner:
+    """The correlator's thread, and the pruner's when a retention is set: what the correlator
+    role runs beside the server (in each worker, or once in the parent of several)."""
 
-    def __init__(self, ingest: ASGIApp, app: FastAPI) -> None:
-        self.ingest = ingest
-        self.app = app
+    def __init__(self, database: Database) -> None:
+        self.correlator = CorrelatorThread(Correlator(database))
+        retention = database.settings.retention_days
+        self.pruner = Pruner(database, retention) if retention else None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and is_ingest_path(scope["path"]):
-            await self.ingest(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+    def start(self) -> None:
+        self.correlator.start()
+        if self.pruner is not None:
+            self.pruner.start()
+
+    def stop(self) -> None:
+        self.correlator.stop()
+        if self.pruner is not None:
+            self.pruner.stop()
 
 
-def create_default_app() -> "IngestFirst | FastAPI":
+def create_default_app() -> "IngestApp | FastAPI":
     """Factory for uvicorn workers: settings from the environment."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     return create_app(roles=ServerSettings().roles)

@@ -8,7 +8,7 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -19,8 +19,10 @@ from sqlalchemy import func, select
 from correlator.releases import release_health
 from correlator.report import Format, render
 from correlator.worker import Correlator
+from sentrail.app import CorrelatorAndPruner
 from sentrail.demo import Demo
 from sentrail.settings import ALL_ROLES, Role, ServerSettings
+from sentrail.workers import balances_connections, run_workers
 from shop.runner import running_shop
 from shop.settings import ShopSettings
 from shop.traffic import Scenario, run_traffic, write_truth
@@ -269,21 +271,39 @@ def traffic(
 
 
 def _serve(roles: frozenset[Role], host: str, port: int, workers: int, access_log: bool) -> None:
+    several = workers > 1 and balances_connections()
+    # Several workers share one correlator, run here in their parent: one per worker would
+    # only contend for the same events.
+    in_workers = roles - {"correlator"} if several else roles
     # Worker processes read their roles from the environment, like every other setting.
-    os.environ["SENTRAIL_ROLES"] = orjson.dumps(sorted(roles)).decode()
-    uvicorn.run(
-        "sentrail.app:create_default_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=access_log,
-        log_level="info",
-        timeout_graceful_shutdown=10,
+    os.environ["SENTRAIL_ROLES"] = orjson.dumps(sorted(in_workers)).decode()
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "access_log": access_log,
+        "log_level": "info",
+        "timeout_graceful_shutdown": 10,
         # SDKs keep connections open between sends: a long keep-alive makes it unlikely that
         # one reuses a connection at the moment the server closes it.
-        timeout_keep_alive=75,
-    )
+        "timeout_keep_alive": 75,
+    }
+    if several:
+        config = uvicorn.Config("sentrail.app:create_default_app", **options)
+        if "correlator" not in roles:
+            run_workers(config, workers)
+            return
+        database = Database()
+        background = CorrelatorAndPruner(database)
+        background.start()
+        try:
+            run_workers(config, workers)
+        finally:
+            background.stop()
+            database.dispose()
+    else:
+        uvicorn.run("sentrail.app:create_default_app", **options)
 
 
 @db_app.command("upgrade")

@@ -1,6 +1,8 @@
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import orjson
@@ -67,6 +69,47 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+class WriteLock:
+    """SQLite's writers take turns through this lock: the threads of one process through a
+    mutex, the processes sharing one database file (`serve --workers N`) through an flock on
+    a file beside it. Waiting on SQLite's busy handler instead, which sleeps in growing
+    steps, a writer can starve while another commits back to back, and a waiting request
+    sleeps tens of milliseconds after the lock came free; the kernel wakes an flock waiter
+    at once."""
+
+    def __init__(self, database_file: str | None) -> None:
+        self._mutex = threading.Lock()
+        self._path = f"{database_file}-writer.lock" if database_file else None
+        self._fd: int | None = None
+        self._pid = 0
+
+    def _file(self) -> int | None:
+        if self._path is None:
+            return None
+        if self._fd is None or self._pid != os.getpid():  # an flock is not shared by a fork
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._mutex:
+            fd = self._file()
+            if fd is None:
+                yield
+                return
+            fcntl.flock(fd, fcntl.LOCK_EX)  # waits with the GIL released
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+        self._fd = None
+
+
 class Database:
     """The engine and its session factory, made once per process."""
 
@@ -74,7 +117,11 @@ class Database:
         self.settings = settings or DatabaseSettings()
         self.engine = make_engine(self.settings)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._write_lock = threading.Lock()
+        self._write_lock: WriteLock | None = (
+            WriteLock(self.engine.url.database if self.engine.url.database != ":memory:" else None)
+            if self.is_sqlite
+            else None
+        )
         # For transactions that read and then write: on SQLite they take the write lock at
         # BEGIN, so a commit elsewhere between the read and the write cannot make them fail.
         self.write_sessions = sessionmaker(
@@ -85,10 +132,12 @@ class Database:
     def writing(self) -> Iterator[Connection]:
         """A connection for one write transaction (begun on first use, IMMEDIATE on SQLite).
 
-        On SQLite the writers of this process (the collector's writer, the correlator) take
-        turns through one lock: waiting on SQLite's busy handler instead, which sleeps in
-        growing steps, a writer can starve while another commits back to back."""
-        with self._write_lock if self.is_sqlite else nullcontext():
+        On SQLite every writer (the collector's writers of each worker process, the
+        correlator, retention) takes turns through the `WriteLock`."""
+        lock: AbstractContextManager[None] = (
+            self._write_lock.held() if self._write_lock else nullcontext()
+        )
+        with lock:
             connection = self.engine.connect().execution_options(sqlite_immediate=True)
             with connection:
                 yield connection
@@ -103,3 +152,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._write_lock is not None:
+            self._write_lock.close()

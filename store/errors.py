@@ -53,11 +53,15 @@ class Unavailable(SentrailError):
     status_code = 503
 
 
-async def handle_sentrail_error(_request: Request, exc: Exception) -> FastJSONResponse:
-    assert isinstance(exc, SentrailError)
+def error_response(exc: SentrailError) -> FastJSONResponse:
     return FastJSONResponse(
         {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
     )
+
+
+async def handle_sentrail_error(_request: Request, exc: Exception) -> FastJSONResponse:
+    assert isinstance(exc, SentrailError)
+    return error_response(exc)
 
 
 async def _handle_validation(_request: Request, exc: Exception) -> FastJSONResponse:

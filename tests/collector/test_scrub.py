@@ -1,6 +1,10 @@
+import json
+
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import LargeBinary, String, Text, select
 
 from collector.scrub import FILTERED, Scrubber, luhn_valid
@@ -46,6 +50,76 @@ def test_scrubber_rules() -> None:
     assert scrub.text(trace) == trace
     assert Scrubber(safe_fields=["token"]).value({"token": "t"}) == {"token": "t"}
     assert Scrubber(extra_patterns=[r"SSN-\d+"]).text("id SSN-123") == f"id {FILTERED}"
+
+
+# Material the walk acts on, or nearly does: sensitive words in every spelling the walk
+# folds (the long s, the Kelvin sign), card numbers in ASCII and other digits, and what JSON
+# escapes (quotes, backslashes, control and non-ASCII characters).
+WORDS = ["password", "PassWord", "pa\u017fsword", "to\u212aen", "auth", "token", "api_key"]
+TEXTS = [
+    CARD,
+    CARD_SPACED,
+    "4111-1111-1111-1111",
+    "\u0664\u0661\u0661\u0661" * 4,  # Arabic-Indic digits
+    "1234567890123",
+    "token=abc",
+    "auth : x",
+    "token\u00a0= x",
+    "CreditCardValidated",
+    "order 6513270e-269e-0d37",
+    'say "hi"\\',
+    "line\nbreak\t",
+    "M\u00fcller",
+    "",
+]
+json_text = st.one_of(
+    st.sampled_from(WORDS + TEXTS),
+    st.text(alphabet='0123456789 -abcdefKkS"\\\n\u00e9\u017f=:', max_size=24),
+    st.builds("".join, st.lists(st.sampled_from(WORDS + TEXTS + [" ", "-", "="]), max_size=4)),
+)
+json_value = st.recursive(
+    st.one_of(
+        json_text,
+        st.integers(-(2**63), 2**63 - 1),
+        st.sampled_from([4111111111111111, 1764237600, None, True, 1.5]),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.tuples(st.sampled_from([*WORDS, "Accept"]), inner).map(list),
+        st.dictionaries(st.one_of(st.sampled_from(WORDS), json_text), inner, max_size=4),
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(json_value)
+def test_a_document_the_raw_look_passes_is_one_the_walk_leaves_alone(value: object) -> None:
+    scrub = Scrubber()
+    for encoded in (orjson.dumps(value), json.dumps(value, ensure_ascii=True).encode()):
+        if not scrub.may_change(encoded):
+            assert scrub.value(value) == value, encoded
+
+
+def test_the_raw_look_passes_ordinary_events_and_stops_secrets() -> None:
+    scrub = Scrubber()
+    ordinary = event(
+        message=f"validation failed for order [{sp.ORDER}] : creditcard has expired",
+        tags={"order_id": sp.ORDER},
+    )
+    ordinary["user"] = {"username": "M\u00fcller"}
+    assert not scrub.may_change(orjson.dumps(ordinary))
+    assert not scrub.may_change(json.dumps(ordinary).encode())  # ASCII-escaped, as Sentry's
+    for secret in (
+        {"password": "x"},
+        {"msg": f"paid with {CARD}"},
+        {"h": [["Cookie", "a=b"]]},
+        {"url": "/login?token=abc"},
+        {"pa\u017fsword": "x"},
+    ):
+        assert scrub.may_change(orjson.dumps({**ordinary, **secret})), secret
+        assert scrub.may_change(json.dumps({**ordinary, **secret}).encode()), secret
+    assert Scrubber(extra_patterns=["x"]).may_change(b"{}")
 
 
 @pytest.fixture
