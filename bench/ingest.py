@@ -1,9 +1,11 @@
 """Ingest benchmark: durably stored events/s and acknowledgement latency at N connections.
 
-    python -m bench.ingest --backend sqlite --events 30000 --concurrency 32
+    python -m bench.ingest --backend sqlite --events 30000 --concurrency 32 \
+        [--command collector|serve] [--workers N]
 
-Starts a real `sentrail serve` on a fresh database, sends gzip'd error envelopes as
-sentry-python would, then counts the rows in the database: only stored events count.
+Starts a real `sentrail collector` (or `serve`) on a fresh database, sends gzip'd error
+envelopes as sentry-python would, then counts the rows in the database: only stored events
+count.
 """
 
 import argparse
@@ -55,18 +57,32 @@ def process_cpu_seconds(pid: int) -> tuple[float, float]:
     return user, system
 
 
+def group_commits(server_log: Path) -> list[str]:
+    """What each worker's writer logged when it stopped: requests, commits, time writing."""
+    return [
+        line.split("writer stopped: ", 1)[1]
+        for line in server_log.read_text().splitlines()
+        if "writer stopped: " in line
+    ]
+
+
+def add_server_options(parser: argparse.ArgumentParser, command: str) -> None:
+    """Which server the bench starts, and with how many worker processes."""
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--command",
+        choices=["serve", "collector"],
+        default=command,
+        help="collector: ingestion alone; serve: the correlator and dashboard beside it",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--events", type=int, default=30_000)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument(
-        "--command",
-        choices=["serve", "collector"],
-        default="serve",
-        help="serve runs the correlator and dashboard beside the collector; collector alone",
-    )
+    add_server_options(parser, command="collector")
     parser.add_argument(
         "--synchronous",
         choices=["full", "normal"],
@@ -110,11 +126,7 @@ def main() -> None:
             )
             server_cpu = user + system
             client_cpu = time.process_time() - client_before
-        writer_lines = [
-            line.split("writer stopped: ", 1)[1]
-            for line in (workdir / "server.log").read_text().splitlines()
-            if "writer stopped: " in line
-        ]
+        writer_lines = group_commits(workdir / "server.log")
         with database.sessions() as session:
             stored = session.scalar(select(func.count()).select_from(Event)) or 0
         database.dispose()

@@ -17,7 +17,12 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bench.http_load import LoadResult, run_load
-from bench.ingest import fresh_database, process_cpu_seconds
+from bench.ingest import (
+    add_server_options,
+    fresh_database,
+    group_commits,
+    process_cpu_seconds,
+)
 from store import migrations
 from store.engine import Database
 from store.models import WebhookDelivery
@@ -33,13 +38,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=200)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument(
-        "--command",
-        choices=["serve", "collector"],
-        default="serve",
-        help="serve runs the correlator and dashboard beside the collector; collector alone",
-    )
+    add_server_options(parser, command="serve")
     args = parser.parse_args()
     pooled = LoadResult()
     client_cpu = server_cpu = elapsed = 0.0
@@ -80,6 +79,7 @@ def main() -> None:
                 pooled.latencies += result.latencies
                 for status, n in result.statuses.items():
                     pooled.statuses[status] = pooled.statuses.get(status, 0) + n
+        writer_lines = group_commits(Path(tmp) / "server.log")
         database = Database(DatabaseSettings(database_url=url))
         with database.sessions() as session:
             stored = session.scalar(select(func.count()).select_from(WebhookDelivery))
@@ -92,6 +92,8 @@ def main() -> None:
         f"{args.rounds} rounds of {args.concurrency} concurrent deliveries"
     )
     print(f"statuses: {dict(sorted(pooled.statuses.items()))}, deliveries stored: {stored}")
+    for line in writer_lines:
+        print(f"group commit (whole run, one line per worker): {line}")
     print(
         f"server CPU: {server_cpu / len(pooled.latencies) * 1e6:.0f} µs per delivery; "
         f"load generator: {client_cpu / elapsed:.2f} cores while the rounds ran"

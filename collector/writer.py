@@ -144,10 +144,10 @@ class _Transaction:
 
 class Writer:
     """Group commit on the event loop: the requests that arrive while a group commits make
-    the next group. The statements run on the loop, at full speed, with no thread to share
-    the interpreter with (a writer thread beside a busy loop ran them several times slower);
-    the waits run on one thread beside it: for the write lock, and for the commit's flush
-    to disk (or PostgreSQL's answer), while the loop goes on reading requests."""
+    the next group. The waits run on one thread beside the loop: for the write lock, for the
+    commit's flush to disk, and on PostgreSQL the statements, which wait on the server. On
+    SQLite the statements run on the loop, at full speed: a writer thread beside a busy loop
+    ran them several times slower, sharing the interpreter with it."""
 
     def __init__(
         self,
@@ -252,7 +252,12 @@ class Writer:
         transaction = await loop.run_in_executor(self._waits, _Transaction, self._database)
         started = time.perf_counter()
         try:
-            found = write_batches(transaction.connection, batches, self._issues)
+            if self._database.is_sqlite:
+                found = write_batches(transaction.connection, batches, self._issues)
+            else:  # PostgreSQL's statements wait on the server (a row lock, say): not here
+                found = await loop.run_in_executor(
+                    self._waits, write_batches, transaction.connection, batches, self._issues
+                )
         except BaseException:
             await loop.run_in_executor(self._waits, transaction.rollback)
             raise

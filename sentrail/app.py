@@ -1,5 +1,6 @@
 """The ASGI application `sentrail serve` runs: collector + read API (+ health)."""
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
@@ -52,6 +53,10 @@ def create_app(
         background = CorrelatorAndPruner(database) if "correlator" in roles else None
         if background is not None:
             background.start()
+        # Everything made so far (modules, the app, caches) lives as long as the process:
+        # kept out of the collector's full passes, which otherwise walk it all and stalled
+        # every request for about 100 ms every few thousand requests (bench/webhooks.py).
+        gc.freeze()
         try:
             yield state
         finally:

@@ -1,6 +1,7 @@
 """`sentrail`: the command line (CONTRACT.md)."""
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -22,7 +23,7 @@ from correlator.worker import Correlator
 from sentrail.app import CorrelatorAndPruner
 from sentrail.demo import Demo
 from sentrail.settings import ALL_ROLES, Role, ServerSettings
-from sentrail.workers import balances_connections, run_workers
+from sentrail.workers import balances_connections, bind_sockets, run_workers
 from shop.runner import running_shop
 from shop.settings import ShopSettings
 from shop.traffic import Scenario, run_traffic, write_truth
@@ -291,14 +292,20 @@ def _serve(roles: frozenset[Role], host: str, port: int, workers: int, access_lo
     }
     if several:
         config = uvicorn.Config("sentrail.app:create_default_app", **options)
+        try:
+            sockets = bind_sockets(host, port, workers)
+        except OSError as exc:
+            typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror}", err=True)
+            raise typer.Exit(1) from None
         if "correlator" not in roles:
-            run_workers(config, workers)
+            run_workers(config, sockets)
             return
         database = Database()
         background = CorrelatorAndPruner(database)
         background.start()
+        gc.freeze()  # as in each worker (sentrail/app.py)
         try:
-            run_workers(config, workers)
+            run_workers(config, sockets)
         finally:
             background.stop()
             database.dispose()

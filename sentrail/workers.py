@@ -26,28 +26,35 @@ def balances_connections() -> bool:
     return sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT")
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
+def listening_socket(host: str, port: int, *, share: bool = True) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if share:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.set_inheritable(True)
     return sock
 
 
-def run_workers(config: uvicorn.Config, workers: int) -> None:
-    """Runs `workers` uvicorn workers of `config` until SIGINT or SIGTERM."""
+def bind_sockets(host: str, port: int, count: int) -> list[socket.socket]:
+    """`count` sockets on one port; OSError if the port is taken, also by another server
+    that shares its port (which a second sentrail started by mistake would otherwise join)."""
+    with listening_socket(host, port, share=False) as probe:
+        port = probe.getsockname()[1]  # when asked for port 0, the one the kernel chose
+    return [listening_socket(host, port) for _ in range(count)]
+
+
+def run_workers(config: uvicorn.Config, sockets: list[socket.socket]) -> None:
+    """Runs one uvicorn worker of `config` per socket until SIGINT or SIGTERM."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    first = listening_socket(config.host, config.port)
-    port = first.getsockname()[1]  # the same port for all, also when asked for port 0
-    sockets = [first, *(listening_socket(config.host, port) for _ in range(workers - 1))]
     for sock in sockets:
         sock.listen(config.backlog)
     processes = [_start(config, sock) for sock in sockets]
-    log.info("Started %d workers on %s:%d, one socket each", workers, config.host, port)
+    host, port = sockets[0].getsockname()[:2]
+    log.info("Started %d workers on %s:%d, one socket each", len(sockets), host, port)
     while not stop.wait(HEALTH_CHECK_SECONDS):
         for index, process in enumerate(processes):
             if process.is_alive(timeout=config.timeout_worker_healthcheck):
@@ -66,7 +73,7 @@ def run_workers(config: uvicorn.Config, workers: int) -> None:
         process.terminate()
     for process in processes:
         process.join()
-    log.info("Stopped %d workers", workers)
+    log.info("Stopped %d workers", len(processes))
 
 
 def _start(config: uvicorn.Config, sock: socket.socket) -> Process:

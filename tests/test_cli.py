@@ -1,3 +1,5 @@
+import socket
+
 import pytest
 from typer.testing import CliRunner
 
@@ -47,3 +49,18 @@ def test_every_command_has_help() -> None:
     ):
         result = runner.invoke(app, args)
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_several_workers_on_a_taken_port_is_a_clear_error(
+    env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SENTRAIL_ROLES", '["collector"]')  # serve sets it; restored after
+    with socket.socket() as taken:
+        # Taken by a server that shares its port, as another `serve --workers` would.
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(app, ["serve", "--workers", "2", "--port", str(port)])
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output

@@ -190,6 +190,18 @@ def test_cors_preflight_for_browser_sdks(client: TestClient, project: ProjectKey
     assert "access-control-allow-origin" not in api.headers
 
 
+def test_ingest_paths_answer_only_post_and_others_fall_through(
+    client: TestClient, project: ProjectKey
+) -> None:
+    for path in (f"/api/{project.id}/envelope/", f"/api/{project.id}/store", "/webhooks/sentry"):
+        refused = client.get(path)
+        assert refused.status_code == 405 and refused.headers["allow"] == "POST"
+        assert refused.json() == {"detail": "method not allowed"}
+    # Not an ingest path: the read API answers, with its own 404.
+    assert client.post(f"/api/{project.id}/minidump/").status_code in (404, 405)
+    assert client.get("/api/v1/issues").status_code == 200
+
+
 def test_items_other_than_events_are_counted_not_fatal(
     client: TestClient, project: ProjectKey, database: Database
 ) -> None:
