@@ -272,16 +272,12 @@ class Writer:
 
 def _finish(group: list[_Request], error: SentrailError | None) -> None:
     for request in group:
-        _settle(request.future, error)
-
-
-def _settle(future: "asyncio.Future[None]", error: SentrailError | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
+        if request.future.done():  # the client went away
+            continue
+        if error is None:
+            request.future.set_result(None)
+        else:
+            request.future.set_exception(error)
 
 
 def _is_outage(exc: Exception) -> bool:

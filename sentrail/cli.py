@@ -303,7 +303,9 @@ def _serve(roles: frozenset[Role], host: str, port: int, workers: int, access_lo
         database = Database()
         background = CorrelatorAndPruner(database)
         background.start()
-        gc.freeze()  # as in each worker (sentrail/app.py)
+        # As in each worker (sentrail/app.py): a full collection here would pause the
+        # correlator, on SQLite while it may hold the write lock that ingest waits for.
+        gc.freeze()
         try:
             run_workers(config, sockets)
         finally:
