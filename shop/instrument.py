@@ -9,8 +9,9 @@ from sentry_sdk.types import Event, Hint
 
 from shop.settings import ShopSettings
 
-# 13-19 digits, optionally grouped: anything shaped like a card number is masked.
-CARD_LIKE = re.compile(r"\b(?:\d[ -]?){9,15}(\d{4})\b")
+# 13-19 digits, optionally grouped: anything shaped like a card number is masked, unless it is
+# part of a longer token such as a UUID (an order ID may end in 16 digits joined by a dash).
+CARD_LIKE = re.compile(r"(?<![\w-])(?:\d[ -]?){9,15}(\d{4})(?![\w-])")
 
 
 def mask_cards(value: Any) -> Any:

@@ -48,6 +48,8 @@ def test_scrubber_rules() -> None:
     ]
     trace = "4111111111111111abcdef0123456789"  # hex that contains a Luhn-valid run
     assert scrub.text(trace) == trace
+    order = "7dc8115f-d0af-46b2-4111-111111111111"  # ends in 16 Luhn-valid digits
+    assert scrub.text(f"order [{order}]") == f"order [{order}]"
     assert Scrubber(safe_fields=["token"]).value({"token": "t"}) == {"token": "t"}
     assert Scrubber(extra_patterns=[r"SSN-\d+"]).text("id SSN-123") == f"id {FILTERED}"
 
