@@ -231,12 +231,29 @@ class Writer:
             if self._linger and not self._stopping:
                 await asyncio.sleep(self._linger)
             while self._pending:
-                count = min(len(self._pending), self._max_batch)
-                await self._commit([self._pending.popleft() for _ in range(count)])
+                await self._commit_next_group()
 
-    async def _commit(self, group: list[_Request]) -> None:
+    async def _commit_next_group(self) -> None:
+        """Takes the write lock first and the group after: the requests that arrive while
+        the lock is taken (or held by another worker's writer, or the correlator) join this
+        commit instead of waiting for the next one."""
         try:
-            await self._write([r.batch for r in group])
+            transaction = await self._begin()
+        except Exception as exc:  # the database is unreachable: none of them can be stored
+            waiting = list(self._pending)
+            self._pending.clear()
+            _finish(waiting, _as_error(exc, self._retry_after))
+            return
+        count = min(len(self._pending), self._max_batch)
+        await self._commit([self._pending.popleft() for _ in range(count)], transaction)
+
+    async def _begin(self) -> _Transaction:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._waits, _Transaction, self._database)
+
+    async def _commit(self, group: list[_Request], transaction: _Transaction | None = None) -> None:
+        try:
+            await self._write([r.batch for r in group], transaction or await self._begin())
         except Exception as exc:
             if len(group) > 1 and not _is_outage(exc):
                 # One bad batch must not fail the others: retry each alone.
@@ -247,9 +264,8 @@ class Writer:
             return
         _finish(group, None)
 
-    async def _write(self, batches: list[IngestBatch]) -> None:
+    async def _write(self, batches: list[IngestBatch], transaction: _Transaction) -> None:
         loop = asyncio.get_running_loop()
-        transaction = await loop.run_in_executor(self._waits, _Transaction, self._database)
         started = time.perf_counter()
         try:
             if self._database.is_sqlite:
