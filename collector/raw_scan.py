@@ -30,6 +30,7 @@ THIRTEEN_DIGITS = b"#" * 13
 CARD_CLASSES = bytes(
     ord("#") if 48 <= b <= 57 else ord("s") if chr(b) in " -" else ord(".") for b in range(256)
 )
+DIGIT_CLASSES = bytes(ord("#") if 48 <= b <= 57 else ord(".") for b in range(256))
 
 
 def might_hold_secrets(payload: bytes) -> bool:
@@ -69,6 +70,9 @@ def _holds_card_candidate(raw: bytes) -> bool:
     """Whether the text holds a card candidate. The candidate pattern is slow over a whole
     event, so it runs only around runs of 13 digits with at most one separator between two,
     which every candidate holds (the classes keep raw's positions)."""
+    # First the cheap look: with separators dropped, every candidate is 13 digits in a row.
+    if THIRTEEN_DIGITS not in raw.translate(DIGIT_CLASSES, b" -"):
+        return False
     classes = raw.translate(CARD_CLASSES)
     for _ in range(3):  # each pass joins every other "#s#"; three leave none unjoined
         classes = classes.replace(b"#s#", b"###")
