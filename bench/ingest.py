@@ -23,7 +23,7 @@ from bench.http_load import run_load
 from bench.payloads import gzipped_envelopes
 from store import migrations
 from store.engine import Database
-from store.models import Event
+from store.models import CorrelatorState, Event
 from store.projects import create_project
 from store.settings import DatabaseSettings
 from tests.e2e.server import running_server
@@ -64,6 +64,24 @@ def group_commits(server_log: Path) -> list[str]:
         for line in server_log.read_text().splitlines()
         if "writer stopped: " in line
     ]
+
+
+def correlator_lag(database: Database, timeout: float = 120.0) -> tuple[int, float]:
+    """How far `serve`'s correlator was behind when the load ended (events), and how long it
+    took to catch up (seconds)."""
+    started = time.perf_counter()
+    with database.engine.connect() as connection:
+        newest = connection.scalar(select(func.max(Event.id))) or 0
+        behind = None
+        while time.perf_counter() - started < timeout:
+            watermark = connection.scalar(select(CorrelatorState.watermark)) or 0
+            connection.rollback()  # a fresh snapshot for the next look
+            if behind is None:
+                behind = newest - watermark
+            if watermark >= newest:
+                break
+            time.sleep(0.05)  # polling the correlator's progress, bounded by the timeout
+    return behind or 0, time.perf_counter() - started
 
 
 def add_server_options(parser: argparse.ArgumentParser, command: str) -> None:
@@ -126,6 +144,7 @@ def main() -> None:
             )
             server_cpu = user + system
             client_cpu = time.process_time() - client_before
+            lag = correlator_lag(database) if args.command == "serve" else None
         writer_lines = group_commits(workdir / "server.log")
         with database.sessions() as session:
             stored = session.scalar(select(func.count()).select_from(Event)) or 0
@@ -154,6 +173,11 @@ def main() -> None:
     )
     for line in writer_lines:
         print(f"group commit (whole run, one line per worker): {line}")
+    if lag is not None:
+        print(
+            f"correlator: {lag[0]:,} events behind when the load ended, "
+            f"caught up {lag[1]:.1f} s later"
+        )
     print(
         f"ack latency p50: {result.percentile(0.50) * 1000:.1f} ms, "
         f"p99: {result.percentile(0.99) * 1000:.1f} ms, "
