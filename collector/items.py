@@ -29,8 +29,13 @@ class ItemReader:
             else None
         )
 
-    def scrubbed(self, value: dict[str, Any]) -> dict[str, Any]:
-        return self.scrubber.value(value) if self.scrubber else value
+    def scrubbed(self, value: dict[str, Any], raw: bytes) -> tuple[dict[str, Any], bytes]:
+        """`value` and its raw text `raw`, scrubbed: the walk runs only where the raw text
+        shows it could change something, and the raw text is then written anew."""
+        if self.scrubber is None or not self.scrubber.may_change(raw):
+            return value, raw
+        value = self.scrubber.value(value)
+        return value, orjson.dumps(value)
 
     def event(
         self, payload: bytes, *, kind: str, received_at: datetime, fallback_event_id: object
@@ -58,9 +63,8 @@ class ItemReader:
         """Scrubs (unless the caller already did), then normalises. With scrubbing on, the
         stored raw payload is the scrubbed event: what was sent, less what must never be
         stored."""
-        if self.scrubber is not None and not scrubbed and self.scrubber.may_change(payload):
-            event = self.scrubber.value(event)
-            payload = orjson.dumps(event)
+        if not scrubbed:
+            event, payload = self.scrubbed(event, payload)
         return normalize_event(
             event,
             kind=kind,

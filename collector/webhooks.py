@@ -220,11 +220,7 @@ class WebhookReader:
         now = datetime.now(UTC)
         # Scrubbed once, here: the delivery is kept raw less what scrubbing removes, and the
         # event it carries is normalised from the same scrubbed copy.
-        reader = self.ingest.reader
-        raw = body
-        if reader.scrubber is not None and reader.scrubber.may_change(body):
-            payload = reader.scrubbed(payload)
-            raw = orjson.dumps(payload)
+        payload, raw = self.ingest.reader.scrubbed(payload, body)
         data: dict[str, Any] = payload["data"] if isinstance(payload.get("data"), dict) else {}
         event = data.get(EVENT_RESOURCES.get(resource, ""))
         issue = _issue(data, action, now) if resource == "issue" else None

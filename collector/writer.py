@@ -143,8 +143,9 @@ class _Transaction:
 
 
 class Writer:
-    """Group commit on the event loop: the requests that arrive while a group commits make
-    the next group. The waits run on one thread beside the loop: for the write lock, for the
+    """Group commit on the event loop: a group is every request waiting once the write lock
+    is taken, so those that arrive while a commit runs, or while the lock is held elsewhere,
+    share the next. The waits run on one thread beside the loop: for the write lock, for the
     commit's flush to disk, and on PostgreSQL the statements, which wait on the server. On
     SQLite the statements run on the loop, at full speed: a writer thread beside a busy loop
     ran them several times slower, sharing the interpreter with it."""
