@@ -17,7 +17,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from collector.endpoints import envelope_endpoint, store_endpoint
 from collector.webhooks import legacy_webhook, sentry_webhook
-from store.errors import FastJSONResponse, SentrailError, error_response
+from store.errors import SentrailError
+from web.errors import FastJSONResponse, error_response
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,8 @@ from collector.writer import IngestBatch, Writer
 from rules.config import current_rules
 from rules.extract import KeyExtractor
 from store.engine import Database
-from store.errors import FastJSONResponse, Forbidden, PayloadTooLarge
+from store.errors import Forbidden, PayloadTooLarge
+from web.errors import FastJSONResponse
 
 
 @dataclass

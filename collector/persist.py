@@ -1,7 +1,7 @@
 """The one transaction that stores a group of ingest batches: events, issues, keys, counters."""
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -13,6 +13,7 @@ from sqlalchemy import Connection, String, Table, bindparam, case, select, updat
 from collector.persist_webhooks import accept_deliveries, write_comments, write_sentry_issues
 from collector.rollup import count_events
 from collector.sessions import SessionCounts, UserSeen
+from store.clock import hour_of, utcnow
 from store.models import (
     CorrelationKey,
     Event,
@@ -22,13 +23,13 @@ from store.models import (
     SessionState,
     SessionUser,
 )
+from store.sql import chunked
 from store.types import UTCDateTime
 from store.upsert import dialect_insert, insert_for, insert_ignore, insert_or_add
 
 if TYPE_CHECKING:
     from collector.writer import IngestBatch
 
-CHUNK = 500  # values per IN (...) list
 
 event_table = cast(Table, Event.__table__)
 issue_table = cast(Table, Issue.__table__)
@@ -44,11 +45,6 @@ class _IssueDelta:
     count: int
     last_seen_at: datetime
     last_release: str | None
-
-
-def _chunks(rows: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
 
 
 def _existing(
@@ -68,7 +64,7 @@ def _existing(
         by_project[project_id].append(key)
     found: list[tuple[Any, ...]] = []
     for project_id, values in by_project.items():
-        for chunk in _chunks(values):
+        for chunk in chunked(values):
             query = select(project_column, key_column, *extra).where(
                 project_column == project_id, key_column.in_(chunk)
             )
@@ -350,7 +346,7 @@ def _write_sessions(connection: Connection, batches: Sequence["IngestBatch"]) ->
 
 
 def _write_outcomes(connection: Connection, batches: Sequence["IngestBatch"]) -> None:
-    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    hour = hour_of(utcnow())
     merged: dict[tuple[Any, ...], int] = defaultdict(int)
     for batch in batches:
         for o in batch.outcomes:

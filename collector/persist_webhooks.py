@@ -1,11 +1,12 @@
 """What the writer stores for webhook deliveries: the delivery, Sentry's issues, comments."""
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import Connection, Table, case
+from sqlalchemy import Connection, Table
 
 from store.models import Issue, IssueComment, WebhookDelivery
+from store.sql import greater_of
 from store.upsert import insert_for
 
 if TYPE_CHECKING:
@@ -52,10 +53,6 @@ def accept_deliveries(
     return plain + [b for request_id, b in first.items() if request_id in stored]
 
 
-def _greater(column: Any, value: Any) -> Any:
-    return case((column < value, value), else_=column)
-
-
 def write_sentry_issues(connection: Connection, batches: Sequence["IngestBatch"]) -> None:
     rows = [
         {
@@ -97,8 +94,8 @@ def write_sentry_issues(connection: Connection, batches: Sequence["IngestBatch"]
             "assigned_to": new.assigned_to,
             "resolved_at": new.resolved_at,
             # Sentry's own count and last-seen, unless our events already say more.
-            "count": _greater(issue_table.c.count, new.count),
-            "last_seen_at": _greater(issue_table.c.last_seen_at, new.last_seen_at),
+            "count": greater_of(issue_table.c.count, new.count),
+            "last_seen_at": greater_of(issue_table.c.last_seen_at, new.last_seen_at),
         },
     )
     for row in rows:  # one at a time: two updates of one issue may share a group commit

@@ -5,24 +5,16 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, case
+from sqlalchemy import Connection, Table
 
+from store.clock import hour_of
 from store.levels import is_error
 from store.models import EventRollup
+from store.sql import later_of, lesser_of
 from store.upsert import dialect_insert
 
 rollup_table = cast(Table, EventRollup.__table__)
 KEY = ("hour_at", "release", "environment", "service")
-
-
-def _later(current: Any, new: Any) -> Any:
-    return case(
-        (new.is_(None), current), (current.is_(None), new), (new > current, new), else_=current
-    )
-
-
-def _earlier(current: Any, new: Any) -> Any:
-    return case((new < current, new), else_=current)
 
 
 def count_events(connection: Connection, rows: Iterable[dict[str, Any]]) -> None:
@@ -31,7 +23,7 @@ def count_events(connection: Connection, rows: Iterable[dict[str, Any]]) -> None
     for row in rows:
         at: datetime = row["timestamp"]
         key = (
-            at.replace(minute=0, second=0, microsecond=0),
+            hour_of(at),
             row["release"] or "",
             row["environment"] or "",
             row["service"] or "",
@@ -72,8 +64,8 @@ def _add_counts(dialect: str) -> Any:
         set_={
             "events": c.events + new.events,
             "errors": c.errors + new.errors,
-            "first_seen_at": _earlier(c.first_seen_at, new.first_seen_at),
-            "last_seen_at": _later(c.last_seen_at, new.last_seen_at),
-            "last_error_at": _later(c.last_error_at, new.last_error_at),
+            "first_seen_at": lesser_of(c.first_seen_at, new.first_seen_at),
+            "last_seen_at": later_of(c.last_seen_at, new.last_seen_at),
+            "last_error_at": later_of(c.last_error_at, new.last_error_at),
         },
     )

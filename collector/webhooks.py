@@ -27,10 +27,11 @@ from collector.parsers import parse_json_object
 from collector.timestamps import parse_timestamp
 from collector.writer import Delivery, IngestBatch, SentryComment, SentryIssue
 from store.engine import Database
-from store.errors import FastJSONResponse, Unauthorized
+from store.errors import Unauthorized
 from store.models import Project
 from store.payload import compress
 from store.projects import create_project
+from web.errors import FastJSONResponse
 
 REQUEST_ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")
 EVENT_RESOURCES = {"error": "error", "event_alert": "event"}  # resource -> key under data

@@ -12,12 +12,7 @@ from datetime import datetime, timedelta
 
 from rules.config import JourneyRule
 from store.levels import is_error
-
-COMPLETED = "completed"
-FAILED = "failed"
-STALLED = "stalled"
-IN_PROGRESS = "in_progress"
-STATUSES = (COMPLETED, FAILED, STALLED, IN_PROGRESS)
+from store.statuses import COMPLETED, FAILED, IN_PROGRESS, STALLED
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,13 +11,14 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, select, tuple_, update
 
-from correlator.journeys import IN_PROGRESS, TimelineEvent, summarize
+from correlator.journeys import TimelineEvent, summarize
 from rules.config import CorrelationRules, current_rules
+from store.clock import utcnow
 from store.engine import Database
 from store.models import (
     CorrelationKey,
@@ -28,6 +29,8 @@ from store.models import (
     JourneyLabel,
     JourneyLink,
 )
+from store.sql import chunked
+from store.statuses import IN_PROGRESS
 from store.upsert import insert_for, insert_ignore
 
 log = logging.getLogger(__name__)
@@ -35,10 +38,6 @@ log = logging.getLogger(__name__)
 STATE = "journeys"
 TRACE = "trace"
 KEY = "key"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,8 +225,8 @@ class Correlator:
 
     def _existing(self, connection: Connection, gaps: dict[int, float]) -> list[int]:
         found: list[int] = []
-        for chunk in _chunks(sorted(gaps), 500):
-            found += connection.scalars(select(Event.id).where(Event.id.in_(chunk)))
+        for gap_ids in chunked(sorted(gaps), 500):
+            found += connection.scalars(select(Event.id).where(Event.id.in_(gap_ids)))
         return sorted(found)
 
     def _next_gaps(
@@ -252,16 +251,16 @@ class Correlator:
 
     def _read_batch(self, connection: Connection, ids: list[int]) -> _Batch:
         batch = _Batch(ids=ids)
-        for chunk in _chunks(ids, 900):
+        for id_chunk in chunked(ids, 900):
             for row_id, trace_id in connection.execute(
-                select(Event.id, Event.trace_id).where(Event.id.in_(chunk))
+                select(Event.id, Event.trace_id).where(Event.id.in_(id_chunk))
             ):
                 if trace_id:
                     batch.links[row_id].add((TRACE, trace_id))
             for row_id, name, value in connection.execute(
                 select(
                     CorrelationKey.event_row_id, CorrelationKey.name, CorrelationKey.value
-                ).where(CorrelationKey.event_row_id.in_(chunk))
+                ).where(CorrelationKey.event_row_id.in_(id_chunk))
             ):
                 if name == self.key_name:
                     batch.primary[row_id].add(value)
@@ -319,9 +318,9 @@ class Correlator:
         ]
         insert_ignore(connection, Journey.__table__, rows, ["key"])  # type: ignore[arg-type]
         found: dict[str, int] = {}
-        for chunk in _chunks(sorted(values), 900):
+        for value_chunk in chunked(sorted(values), 900):
             for key, journey_id in connection.execute(
-                select(Journey.key, Journey.id).where(Journey.key.in_(chunk))
+                select(Journey.key, Journey.id).where(Journey.key.in_(value_chunk))
             ):
                 found[key] = journey_id
         return found
@@ -335,10 +334,10 @@ class Correlator:
         unique = {(r["kind"], r["value"], r["journey_id"]) for r in links}
         known: set[tuple[str, str, int]] = set()
         pairs = sorted({(k, v) for k, v, _ in unique})
-        for chunk in _chunks(pairs, 400):
+        for pair_chunk in chunked(pairs, 400):
             for kind, value, journey_id in connection.execute(
                 select(JourneyLink.kind, JourneyLink.value, JourneyLink.journey_id).where(
-                    tuple_(JourneyLink.kind, JourneyLink.value).in_(chunk)
+                    tuple_(JourneyLink.kind, JourneyLink.value).in_(pair_chunk)
                 )
             ):
                 known.add((kind, value, journey_id))
@@ -355,23 +354,25 @@ class Correlator:
         """Events carrying one of these links and no key of their own."""
         found: set[int] = set()
         traces = sorted(v for k, v in links if k == TRACE)
-        for chunk in _chunks(traces, 900):
-            found.update(connection.scalars(select(Event.id).where(Event.trace_id.in_(chunk))))
+        for trace_chunk in chunked(traces, 900):
+            found.update(
+                connection.scalars(select(Event.id).where(Event.trace_id.in_(trace_chunk)))
+            )
         others = sorted((k, v) for k, v in links if k != TRACE)
-        for chunk in _chunks(others, 400):
+        for key_chunk in chunked(others, 400):
             found.update(
                 connection.scalars(
                     select(CorrelationKey.event_row_id).where(
-                        tuple_(CorrelationKey.name, CorrelationKey.value).in_(chunk)
+                        tuple_(CorrelationKey.name, CorrelationKey.value).in_(key_chunk)
                     )
                 )
             )
         keyed: set[int] = set()
-        for chunk in _chunks(sorted(found), 900):
+        for found_chunk in chunked(sorted(found), 900):
             keyed.update(
                 connection.scalars(
                     select(CorrelationKey.event_row_id).where(
-                        CorrelationKey.event_row_id.in_(chunk),
+                        CorrelationKey.event_row_id.in_(found_chunk),
                         CorrelationKey.name == self.key_name,
                     )
                 )
@@ -388,18 +389,18 @@ class Correlator:
         batch = self._read_batch(connection, ids)
         pairs = sorted({link for i in ids for link in batch.links.get(i, ())})
         journeys_of: dict[tuple[str, str], set[int]] = defaultdict(set)
-        for chunk in _chunks(pairs, 400):
+        for pair_chunk in chunked(pairs, 400):
             for kind, value, journey_id in connection.execute(
                 select(JourneyLink.kind, JourneyLink.value, JourneyLink.journey_id).where(
-                    tuple_(JourneyLink.kind, JourneyLink.value).in_(chunk)
+                    tuple_(JourneyLink.kind, JourneyLink.value).in_(pair_chunk)
                 )
             ):
                 journeys_of[(kind, value)].add(journey_id)
         current: dict[int, set[int]] = defaultdict(set)
-        for chunk in _chunks(ids, 900):
+        for id_chunk in chunked(ids, 900):
             for row_id, journey_id in connection.execute(
                 select(JourneyEvent.event_row_id, JourneyEvent.journey_id).where(
-                    JourneyEvent.event_row_id.in_(chunk), JourneyEvent.via != KEY
+                    JourneyEvent.event_row_id.in_(id_chunk), JourneyEvent.via != KEY
                 )
             ):
                 current[row_id].add(journey_id)
@@ -438,7 +439,7 @@ class Correlator:
 
     def _recompute(self, connection: Connection, journey_ids: Iterable[int], now: datetime) -> None:
         ids = sorted(journey_ids)
-        for chunk in _chunks(ids, 500):
+        for id_chunk in chunked(ids, 500):
             events: dict[int, list[TimelineEvent]] = defaultdict(list)
             for row in connection.execute(
                 select(
@@ -455,7 +456,7 @@ class Correlator:
                     Event.span_id,
                 )
                 .join(Event, Event.id == JourneyEvent.event_row_id)
-                .where(JourneyEvent.journey_id.in_(chunk))
+                .where(JourneyEvent.journey_id.in_(id_chunk))
             ):
                 events[row.journey_id].append(
                     TimelineEvent(
@@ -473,7 +474,7 @@ class Correlator:
                 )
             labels: list[dict[str, Any]] = []
             summaries: list[dict[str, Any]] = []
-            for journey_id in chunk:
+            for journey_id in id_chunk:
                 if not events.get(journey_id):
                     continue
                 summary = summarize(events[journey_id], self.rules.journey, now)
@@ -515,7 +516,7 @@ class Correlator:
                     ]
             if summaries:
                 connection.execute(UPDATE_JOURNEY, summaries)
-            connection.execute(delete(JourneyLabel).where(JourneyLabel.journey_id.in_(chunk)))
+            connection.execute(delete(JourneyLabel).where(JourneyLabel.journey_id.in_(id_chunk)))
             if labels:
                 connection.execute(insert_for(connection, JourneyLabel.__table__), labels)  # type: ignore[arg-type]
 
@@ -546,11 +547,6 @@ UPDATE_JOURNEY = (
         }
     )
 )
-
-
-def _chunks(values: list[Any], size: int) -> Iterable[list[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 class CorrelatorThread:

@@ -1,15 +1,26 @@
-"""The read API, `/api/v1` (CONTRACT.md)."""
+"""The read API, `/api/v1` (docs/reference.md): each route validates its parameters and asks
+the read side (reads/) for the answer."""
 
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from correlator import orders, releases, services
-from dashboard import queries, schemas
 from dashboard.auth import allowed
+from reads import (
+    deliveries,
+    events,
+    issues,
+    orders,
+    outcomes,
+    releases,
+    schemas,
+    services,
+    sessions,
+)
+from reads.paging import parse_cursor
 from store.errors import BadRequest, NotFound, Unauthorized
-from store.session import SessionDep
+from web.deps import SessionDep
 
 
 def require_token(request: Request) -> None:
@@ -33,23 +44,15 @@ router = APIRouter(
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 
-def _cursor(cursor: str | None) -> int | None:
-    if cursor is None or cursor == "":
-        return None
-    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 18:
-        raise BadRequest("invalid cursor")
-    return int(cursor)
-
-
 @router.get("/events/{event_id}", response_model=schemas.EventDetail)
 def get_event(event_id: str, session: SessionDep) -> schemas.EventDetail:
-    return queries.get_event(session=session, event_id=event_id)
+    return events.get_event(session=session, event_id=event_id)
 
 
 @router.get("/traces/{trace_id}", response_model=schemas.TraceEvents)
 def trace_events(trace_id: str, session: SessionDep) -> schemas.TraceEvents:
     """The events of one trace, across every service it crossed, oldest first."""
-    return queries.trace_events(session=session, trace_id=trace_id)
+    return events.trace_events(session=session, trace_id=trace_id)
 
 
 @router.get("/issues", response_model=schemas.IssueList)
@@ -61,13 +64,13 @@ def list_issues(
     limit: Limit = 50,
     cursor: str | None = None,
 ) -> schemas.IssueList:
-    return queries.list_issues(
+    return issues.list_issues(
         session=session,
         release=release,
         service=service,
         status=status,
         limit=limit,
-        cursor=_cursor(cursor),
+        cursor=parse_cursor(cursor),
     )
 
 
@@ -75,21 +78,21 @@ def list_issues(
 def get_issue(
     issue_id: Annotated[int, Path(ge=1, le=2**62)], session: SessionDep
 ) -> schemas.IssueDetail:
-    return queries.get_issue(session=session, issue_id=issue_id)
+    return issues.get_issue(session=session, issue_id=issue_id)
 
 
 @router.get("/sessions", response_model=schemas.SessionList)
 def session_totals(
     session: SessionDep, release: str | None = None, environment: str | None = None
 ) -> schemas.SessionList:
-    """Release-health counters as stored (an addition to CONTRACT.md)."""
-    return queries.session_totals(session=session, release=release, environment=environment)
+    """Release-health counters as stored ."""
+    return sessions.session_totals(session=session, release=release, environment=environment)
 
 
 @router.get("/outcomes", response_model=schemas.OutcomeList)
 def outcome_totals(session: SessionDep) -> schemas.OutcomeList:
-    """Items received but not stored as events (an addition to CONTRACT.md)."""
-    return queries.outcome_totals(session=session)
+    """Items received but not stored as events ."""
+    return outcomes.outcome_totals(session=session)
 
 
 @router.get("/webhooks/deliveries", response_model=schemas.DeliveryList)
@@ -99,9 +102,9 @@ def list_deliveries(
     limit: Limit = 50,
     cursor: str | None = None,
 ) -> schemas.DeliveryList:
-    """Webhook deliveries from sentry.io, newest first (an addition to CONTRACT.md)."""
-    return queries.list_deliveries(
-        session=session, resource=resource, limit=limit, cursor=_cursor(cursor)
+    """Webhook deliveries from sentry.io, newest first ."""
+    return deliveries.list_deliveries(
+        session=session, resource=resource, limit=limit, cursor=parse_cursor(cursor)
     )
 
 
@@ -122,7 +125,7 @@ def list_orders(
     found, next_cursor = orders.list_orders(
         session,
         limit=limit,
-        cursor=_cursor(cursor),
+        cursor=parse_cursor(cursor),
         status=status,
         service=service,
         release=release,
@@ -131,7 +134,7 @@ def list_orders(
         until=until,
     )
     return schemas.OrderList(
-        orders=[queries.order_summary(journey) for journey in found], next_cursor=next_cursor
+        orders=[orders.order_summary(journey) for journey in found], next_cursor=next_cursor
     )
 
 
@@ -141,7 +144,7 @@ def get_order(order_id: str, session: SessionDep) -> schemas.OrderDetail:
     journey = orders.find_order(session, order_id)
     if journey is None:
         raise NotFound(f"no order {order_id}")
-    return queries.order_detail(session, journey)
+    return orders.order_detail(session, journey)
 
 
 @router.get("/services", response_model=schemas.ServiceList)

@@ -20,10 +20,11 @@ from dashboard.security import SecurityHeaders
 from dashboard.settings import DashboardSettings
 from sentrail.settings import ALL_ROLES, Role, ServerSettings
 from store.engine import Database
-from store.errors import Unavailable, install_error_handler
+from store.errors import Unavailable
 from store.migrations import current_revision, head_revision
 from store.retention import Pruner
 from store.settings import DatabaseSettings
+from web.errors import install_error_handler
 
 
 def create_app(

@@ -17,9 +17,9 @@ import uvicorn
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import func, select
 
-from correlator.releases import release_health
-from correlator.report import Format, render
 from correlator.worker import Correlator
+from dashboard.report import Format, render
+from reads.releases import release_health
 from sentrail.app import CorrelatorAndPruner
 from sentrail.demo import Demo
 from sentrail.settings import ALL_ROLES, Role, ServerSettings

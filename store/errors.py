@@ -1,19 +1,10 @@
-"""One error base for every package, answered as `{"detail": ...}` with its 4xx by one handler."""
+"""The one error base of every package: each subclass carries the HTTP status it answers as.
+
+Pure Python on purpose (the storage layer imports no web framework); the mapping to a response
+lives in web/errors.py.
+"""
 
 from collections.abc import Mapping
-from typing import Any
-
-import orjson
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from starlette.responses import JSONResponse
-
-
-class FastJSONResponse(JSONResponse):
-    """JSON rendered by orjson, datetimes as RFC 3339 with a `Z`."""
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
 
 
 class SentrailError(Exception):
@@ -51,28 +42,3 @@ class TooManyRequests(SentrailError):
 
 class Unavailable(SentrailError):
     status_code = 503
-
-
-def error_response(exc: SentrailError) -> FastJSONResponse:
-    return FastJSONResponse(
-        {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
-    )
-
-
-async def handle_sentrail_error(_request: Request, exc: Exception) -> FastJSONResponse:
-    assert isinstance(exc, SentrailError)
-    return error_response(exc)
-
-
-async def _handle_validation(_request: Request, exc: Exception) -> FastJSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    problems = "; ".join(
-        f"{'.'.join(str(p) for p in error.get('loc', ()))}: {error.get('msg', 'invalid')}"
-        for error in exc.errors()
-    )
-    return FastJSONResponse({"detail": f"invalid request: {problems}"}, status_code=422)
-
-
-def install_error_handler(app: FastAPI) -> None:
-    app.add_exception_handler(SentrailError, handle_sentrail_error)
-    app.add_exception_handler(RequestValidationError, _handle_validation)

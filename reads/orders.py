@@ -1,12 +1,15 @@
-"""Reading journeys: the orders list with its filters, and one order with its events."""
+"""Reading journeys: the orders list with its filters, one order with its events, counts."""
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
+from reads import schemas
+from reads.events import event_summary
 from store.models import Event, Journey, JourneyEvent, JourneyLabel
+from store.statuses import STATUSES
 
 ORDER_EVENT_LIMIT = 1000
 
@@ -97,3 +100,46 @@ def orders_of_trace(session: Session, trace_id: str) -> list[str]:
             .distinct()
         )
     )
+
+
+def order_summary(journey: Journey) -> schemas.OrderSummary:
+    return schemas.OrderSummary(
+        order_id=journey.key,
+        status=journey.status,
+        first_seen=journey.first_seen_at,
+        last_seen=journey.last_seen_at,
+        services=journey.services,
+        failed_service=journey.failed_service,
+        releases=journey.releases,
+        event_count=journey.event_count,
+        error_count=journey.error_count,
+    )
+
+
+def order_detail(session: Session, journey: Journey) -> schemas.OrderDetail:
+    summary = order_summary(journey).model_dump(exclude={"order_id", "status"})
+    return schemas.OrderDetail(
+        order_id=journey.key,
+        status=journey.status,
+        **summary,
+        impacted_services=journey.impacted_services,
+        missing_hops=journey.missing_hops,
+        environments=journey.environments,
+        trace_ids=journey.trace_ids,
+        hops=[schemas.Hop.model_validate(hop) for hop in journey.hops],
+        events=[event_summary(e) for e in order_events(session, journey.id)],
+    )
+
+
+def status_counts(session: Session, *, since: datetime) -> dict[str, int]:
+    """Journeys active since `since`, by status: one index range per status
+    (status, last_seen_at), no table rows read."""
+    return {
+        status: session.scalar(
+            select(func.count())
+            .select_from(Journey)
+            .where(Journey.status == status, Journey.last_seen_at >= since)
+        )
+        or 0
+        for status in STATUSES
+    }

@@ -1,17 +1,14 @@
 """Service impact: how much each service sent, how much failed, which orders it hurt."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session, aliased
 
-from correlator.journeys import FAILED, STALLED
+from store.clock import hour_of, utcnow
 from store.models import EventRollup, JourneyLabel
-
-
-def hour_of(at: datetime) -> datetime:
-    return at.replace(minute=0, second=0, microsecond=0)
+from store.statuses import FAILED, STALLED
 
 
 @dataclass(slots=True)
@@ -99,3 +96,34 @@ def service_impact(
     return sorted(
         found.values(), key=lambda s: (-s.failed_orders - s.stalled_orders, -s.errors, s.service)
     )
+
+
+def service_names(session: Session) -> list[str]:
+    """Every service that ever sent an event (from the hourly counts, not the events)."""
+    return sorted(s for (s,) in session.execute(select(EventRollup.service).distinct()) if s)
+
+
+def hourly_counts(
+    session: Session,
+    *,
+    service: str | None = None,
+    release: str | None = None,
+    hours: int = 24,
+    now: datetime | None = None,
+) -> list[tuple[datetime, int, int]]:
+    """(hour, events, errors) for each of the last `hours` hours, zero where nothing came."""
+    end = hour_of(now or utcnow())
+    start = end - timedelta(hours=hours - 1)
+    query = (
+        select(EventRollup.hour_at, func.sum(EventRollup.events), func.sum(EventRollup.errors))
+        .where(EventRollup.hour_at >= start)
+        .group_by(EventRollup.hour_at)
+    )
+    if service is not None:
+        query = query.where(EventRollup.service == service)
+    if release is not None:
+        query = query.where(EventRollup.release == release)
+    rows = {hour: (int(events), int(errors)) for hour, events, errors in session.execute(query)}
+    return [
+        (at, *rows.get(at, (0, 0))) for at in (start + timedelta(hours=i) for i in range(hours))
+    ]

@@ -11,9 +11,9 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from correlator.journeys import COMPLETED, FAILED, STALLED, STATUSES
-from correlator.services import impacted_orders
+from reads.services import impacted_orders
 from store.models import EventRollup, Issue, Journey, JourneyLabel, SessionCount, SessionUser
+from store.statuses import COMPLETED, FAILED, STALLED, STATUSES
 
 ISSUE_LIMIT = 50
 SESSION_COUNTERS = ("total", "crashed", "errored", "abnormal")

@@ -19,7 +19,7 @@ HEADLINE = (
 RATES = {"order_success_rate", "crash_free_sessions", "crash_free_users"}
 
 _templates = Environment(
-    loader=PackageLoader("correlator", "templates"),
+    loader=PackageLoader("dashboard", "templates"),
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,

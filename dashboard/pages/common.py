@@ -1,0 +1,53 @@
+"""What every page shares: the templates, rendering, the login check, parameter parsing."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from dashboard.auth import allowed
+from store.errors import BadRequest
+
+TEMPLATES = Path(__file__).parent.parent / "templates"
+# Autoescaped (Jinja2Templates turns it on for .html): event text is data, never markup.
+templates = Jinja2Templates(directory=TEMPLATES)
+PAGE_SIZE = 50
+DETAILED_EVENTS = 100  # events shown with their stack, breadcrumbs and tags on one page
+
+
+class LoginRequired(Exception):
+    """Raised by `require_login`; the pages app answers it with a redirect to /login."""
+
+
+def require_login(request: Request) -> None:
+    """The dependency of every page router but the login page's (dashboard/pages/__init__.py
+    attaches it when the routers are included, so a new page cannot forget it)."""
+    if not allowed(request):
+        raise LoginRequired
+
+
+def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("live", True)
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadRequest("dates are ISO 8601, like 2026-11-27T10:00") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def sparkline(values: list[int], width: int = 160, height: int = 28) -> str:
+    """SVG polyline points for a small trend chart."""
+    top = max(values) or 1
+    step = width / max(1, len(values) - 1)
+    return " ".join(
+        f"{i * step:.1f},{height - 2 - v / top * (height - 4):.1f}" for i, v in enumerate(values)
+    )

@@ -1,0 +1,110 @@
+"""Reading events: one event with its raw payload, and the events of one trace."""
+
+from collections import defaultdict
+from typing import Any
+
+import orjson
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from reads import schemas
+from store.errors import NotFound
+from store.models import CorrelationKey, Event
+from store.payload import decompress
+
+TRACE_EVENT_LIMIT = 1000
+
+
+def event_summary(event: Event) -> schemas.EventSummary:
+    return schemas.EventSummary(
+        event_id=event.event_id,
+        timestamp=event.timestamp,
+        service=event.service,
+        level=event.level,
+        type=event.type,
+        title=event.title,
+        message=event.message,
+        release=event.release,
+        environment=event.environment,
+        trace_id=event.trace_id,
+        issue_id=event.issue_id,
+    )
+
+
+def _payload(raw: bytes) -> Any:
+    data = decompress(raw)
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return data.decode("utf-8", "replace")
+
+
+def get_event(*, session: Session, event_id: str) -> schemas.EventDetail:
+    event_id = event_id.replace("-", "").lower()
+    event = session.scalar(select(Event).where(Event.event_id == event_id).order_by(Event.id))
+    if event is None:
+        raise NotFound(f"no event {event_id}")
+    keys: dict[str, list[str]] = defaultdict(list)
+    for name, value in session.execute(
+        select(CorrelationKey.name, CorrelationKey.value)
+        .where(CorrelationKey.event_row_id == event.id)
+        .order_by(CorrelationKey.id)
+    ):
+        keys[name].append(value)
+    return schemas.EventDetail(
+        **event_summary(event).model_dump(),
+        project_id=event.project_id,
+        received_at=event.received_at,
+        platform=event.platform,
+        logger=event.logger,
+        server_name=event.server_name,
+        transaction=event.transaction,
+        culprit=event.culprit,
+        span_id=event.span_id,
+        parent_span_id=event.parent_span_id,
+        op=event.op,
+        duration_ms=event.duration_ms,
+        handled=event.handled,
+        source=event.source,
+        external_url=event.external_url,
+        tags=event.tags,
+        keys=dict(keys),
+        payload=_payload(event.payload),
+    )
+
+
+def trace_events(*, session: Session, trace_id: str) -> schemas.TraceEvents:
+    """Every event of one trace, oldest first (errors, messages and transactions)."""
+    trace_id = normalize_trace_id(trace_id)
+    events = trace_event_rows(session, trace_id)
+    if not events:
+        raise NotFound(f"no events for trace {trace_id}")
+    return schemas.TraceEvents(trace_id=trace_id, events=[event_summary(e) for e in events])
+
+
+def trace_event_rows(
+    session: Session, trace_id: str, limit: int = TRACE_EVENT_LIMIT
+) -> list[Event]:
+    """The events of one trace as rows, oldest first (the trace page draws them)."""
+    return list(
+        session.scalars(
+            select(Event)
+            .where(Event.trace_id == normalize_trace_id(trace_id))
+            .order_by(Event.timestamp, Event.id)
+            .limit(limit)
+        )
+    )
+
+
+def trace_exists(session: Session, trace_id: str) -> bool:
+    query = select(Event.id).where(Event.trace_id == normalize_trace_id(trace_id)).limit(1)
+    return session.scalar(query) is not None
+
+
+def normalize_trace_id(trace_id: str) -> str:
+    """Trace ids are stored as 32 lower-case hex characters; people paste them with dashes."""
+    return trace_id.replace("-", "").lower()
+
+
+def newest_event_id(session: Session) -> int:
+    return session.scalar(select(func.max(Event.id))) or 0

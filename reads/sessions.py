@@ -1,0 +1,44 @@
+"""Reading release-health counters as stored, per release and environment."""
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from reads import schemas
+from store.models import SessionCount, SessionUser
+
+
+def session_totals(
+    *, session: Session, release: str | None, environment: str | None
+) -> schemas.SessionList:
+    counters = ("total", "exited", "errored", "abnormal", "crashed")
+    query = select(
+        SessionCount.release,
+        SessionCount.environment,
+        *(func.sum(getattr(SessionCount, c)).label(c) for c in counters),
+    ).group_by(SessionCount.release, SessionCount.environment)
+    users = select(
+        SessionUser.release,
+        SessionUser.environment,
+        func.count().label("users"),
+        func.count().filter(SessionUser.crashed.is_(True)).label("crashed_users"),
+    ).group_by(SessionUser.release, SessionUser.environment)
+    if release:
+        query = query.where(SessionCount.release == release)
+        users = users.where(SessionUser.release == release)
+    if environment:
+        query = query.where(SessionCount.environment == environment)
+        users = users.where(SessionUser.environment == environment)
+    user_counts = {(r.release, r.environment): r for r in session.execute(users)}
+    result = []
+    for row in session.execute(query.order_by(SessionCount.release, SessionCount.environment)):
+        u = user_counts.get((row.release, row.environment))
+        result.append(
+            schemas.SessionTotals(
+                release=row.release,
+                environment=row.environment,
+                **{c: int(getattr(row, c) or 0) for c in counters},
+                users=u.users if u else 0,
+                crashed_users=u.crashed_users if u else 0,
+            )
+        )
+    return schemas.SessionList(sessions=result)
