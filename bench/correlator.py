@@ -31,10 +31,10 @@ from sqlalchemy import func, select
 
 from bench.http_load import run_load
 from bench.ingest import fresh_database
+from collector.batch import IngestBatch
 from collector.items import ItemReader
 from collector.persist import write_batches
 from collector.settings import CollectorSettings
-from collector.writer import IngestBatch
 from correlator.worker import Correlator
 from rules.config import current_rules
 from rules.extract import KeyExtractor

@@ -10,12 +10,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from collector.auth import ProjectKeys, key_from_dsn, keys_from_request, single_key
+from collector.batch import IngestBatch
 from collector.encodings import decode_body
 from collector.items import ItemReader
 from collector.parsers import parse_envelope, parse_store_body
 from collector.ratelimit import RateLimiter
 from collector.settings import CollectorSettings
-from collector.writer import IngestBatch, Writer
+from collector.writer import Writer
 from rules.config import current_rules
 from rules.extract import KeyExtractor
 from store.engine import Database

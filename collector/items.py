@@ -6,11 +6,11 @@ from typing import Any
 import orjson
 
 from collector import sessions
-from collector.normalize import NormalizedEvent, normalize_event
+from collector.batch import IngestBatch, NormalizedEvent, Outcome
+from collector.normalize import normalize_event
 from collector.parsers import Envelope, Item, parse_json_object
 from collector.scrub import Scrubber
 from collector.settings import CollectorSettings
-from collector.writer import IngestBatch, Outcome
 from rules.extract import KeyExtractor
 from store.errors import BadRequest, PayloadTooLarge
 

@@ -6,11 +6,11 @@ Runs once, at ingest (SENTRY_PROTOCOL.md §C); everything downstream reads the c
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from collector import grouping
+from collector.batch import EventRow, GroupSeed, NormalizedEvent
 from collector.timestamps import event_time, parse_timestamp
 from rules.extract import EventFields, KeyExtractor
 from store.errors import BadRequest
@@ -22,25 +22,6 @@ HEX32 = re.compile(r"^[0-9a-f]{32}$")
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
 TAG_LIMIT = 200
 NUL = "\x00"
-
-
-@dataclass(frozen=True)
-class GroupSeed:
-    """What an event contributes to its issue."""
-
-    hash: str
-    title: str
-    culprit: str
-    type: str
-    level: str
-    sentry_id: str | None = None  # the Sentry issue, for events that came by webhook
-
-
-@dataclass(frozen=True)
-class NormalizedEvent:
-    row: dict[str, Any]
-    keys: list[tuple[str, str]]
-    group: GroupSeed | None  # transactions are not grouped into issues
 
 
 def normalize_event_id(value: object) -> str | None:
@@ -175,12 +156,13 @@ def culprit_of(event: Mapping[str, Any], exceptions: list[dict[str, Any]]) -> st
     return ""
 
 
-def _drop_nul(row: dict[str, Any], tags: dict[str, str]) -> None:
+def _drop_nul(row: EventRow, tags: dict[str, str]) -> None:
     """PostgreSQL text cannot hold NUL characters, which JSON strings may: they are dropped
     from the normalised columns (the raw payload keeps them)."""
-    for key, value in row.items():
+    columns = cast(dict[str, Any], row)  # every string column alike, whatever its name
+    for key, value in columns.items():
         if isinstance(value, str) and NUL in value:
-            row[key] = value.replace(NUL, "")
+            columns[key] = value.replace(NUL, "")
     for key, value in list(tags.items()):
         if NUL in key or NUL in value:
             del tags[key]
@@ -234,7 +216,7 @@ def normalize_event(
     span_id = _text(trace.get("span_id"), 16)
     parent_span_id = _text(trace.get("parent_span_id"), 16)
     server_name = _text(event.get("server_name"), 128)
-    row: dict[str, Any] = {
+    row: EventRow = {
         "event_id": event_id,
         "type": event_type,
         "timestamp": timestamp,

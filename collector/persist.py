@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from sqlalchemy import Connection, String, Table, bindparam, case, select, update
 
+from collector.batch import IngestBatch, NormalizedEvent
 from collector.persist_webhooks import accept_deliveries, write_comments, write_sentry_issues
 from collector.rollup import count_events
 from collector.sessions import SessionCounts, UserSeen
@@ -26,10 +27,6 @@ from store.models import (
 from store.sql import chunked
 from store.types import UTCDateTime
 from store.upsert import dialect_insert, insert_for, insert_ignore, insert_or_add
-
-if TYPE_CHECKING:
-    from collector.writer import IngestBatch
-
 
 event_table = cast(Table, Event.__table__)
 issue_table = cast(Table, Issue.__table__)
@@ -74,7 +71,7 @@ def _existing(
 
 def write_batches(
     connection: Connection,
-    batches: Sequence["IngestBatch"],
+    batches: Sequence[IngestBatch],
     known_issues: Mapping[tuple[int, str], int],
 ) -> dict[tuple[int, str], int]:
     """Stores the batches; returns the issue ids it had to look up, for the caller to cache
@@ -92,33 +89,44 @@ def write_batches(
     return found
 
 
-def _unique_events(batches: Sequence["IngestBatch"]) -> list[dict[str, Any]]:
-    """One row per (project, event_id) in this group, the first one sent wins. Rows stored
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """An event of this group with the project it came for."""
+
+    project_id: int
+    event: NormalizedEvent
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return self.project_id, self.event.row["event_id"]
+
+
+def _unique_events(batches: Sequence[IngestBatch]) -> list[_Pending]:
+    """One per (project, event_id) in this group, the first one sent wins. Events stored
     before are skipped by the insert itself (ON CONFLICT DO NOTHING)."""
-    rows: dict[tuple[int, str], dict[str, Any]] = {}
+    pending: dict[tuple[int, str], _Pending] = {}
     for batch in batches:
         for event in batch.events:
-            key = (batch.project_id, event.row["event_id"])
-            if key not in rows:
-                rows[key] = {"project_id": batch.project_id, **event.row, "_event": event}
-    return list(rows.values())
+            item = _Pending(batch.project_id, event)
+            pending.setdefault(item.key, item)
+    return list(pending.values())
 
 
 def _ensure_issues(
     connection: Connection,
-    events: list[dict[str, Any]],
+    events: list[_Pending],
     known_issues: Mapping[tuple[int, str], int],
 ) -> dict[tuple[int, str], int]:
     seeds: dict[tuple[int, str], dict[str, Any]] = {}
-    for row in events:
-        group = row["_event"].group
-        if group is None or (row["project_id"], group.hash) in known_issues:
+    for pending in events:
+        group, row = pending.event.group, pending.event.row
+        if group is None or (pending.project_id, group.hash) in known_issues:
             continue
-        key = (row["project_id"], group.hash)
+        key = (pending.project_id, group.hash)
         seed = seeds.get(key)
         if seed is None or row["timestamp"] < seed["first_seen_at"]:
             seeds[key] = {
-                "project_id": row["project_id"],
+                "project_id": pending.project_id,
                 "hash": group.hash,
                 "title": group.title,
                 "culprit": group.culprit,
@@ -181,30 +189,36 @@ EVENT_COLUMNS = [c.name for c in event_table.columns if c.name != "id"]
 
 
 def _insert_events(
-    connection: Connection, events: list[dict[str, Any]], issue_ids: Mapping[tuple[int, str], int]
+    connection: Connection, events: list[_Pending], issue_ids: Mapping[tuple[int, str], int]
 ) -> None:
     statements = _statements(connection.dialect.name)
-    by_key: dict[tuple[int, str], dict[str, Any]] = {}
-    for row in events:
-        group = row["_event"].group
-        row["issue_id"] = issue_ids[(row["project_id"], group.hash)] if group else None
-        by_key[(row["project_id"], row["event_id"])] = row
+    by_key: dict[tuple[int, str], tuple[dict[str, Any], _Pending]] = {}
+    for pending in events:
+        group = pending.event.group
+        row: dict[str, Any] = {
+            **pending.event.row,
+            "project_id": pending.project_id,
+            "issue_id": issue_ids[(pending.project_id, group.hash)] if group else None,
+        }
+        by_key[pending.key] = (row, pending)
     # ON CONFLICT DO NOTHING skips events stored before (a replay, or a racing collector):
     # RETURNING names only the rows this transaction really inserted, and only those count
     # towards their issue and get keys.
     result = connection.execute(
-        statements.insert_event, [{c: row[c] for c in EVENT_COLUMNS} for row in events]
+        statements.insert_event, [{c: row[c] for c in EVENT_COLUMNS} for row, _ in by_key.values()]
     )
-    inserted = [(row_id, by_key[(project_id, event_id)]) for row_id, project_id, event_id in result]
+    inserted = [
+        (row_id, *by_key[(project_id, event_id)]) for row_id, project_id, event_id in result
+    ]
     keys = [
         {"event_row_id": row_id, "name": name, "value": value}
-        for row_id, row in inserted
-        for name, value in row["_event"].keys
+        for row_id, _, pending in inserted
+        for name, value in pending.event.keys
     ]
     if keys:
         connection.execute(statements.insert_key, keys)
-    _count_into_issues(connection, [row for _, row in inserted])
-    count_events(connection, [row for _, row in inserted])
+    _count_into_issues(connection, [row for _, row, _ in inserted])
+    count_events(connection, [row for _, row, _ in inserted])
 
 
 def _count_into_issues(connection: Connection, rows: list[dict[str, Any]]) -> None:
@@ -236,7 +250,7 @@ def _count_into_issues(connection: Connection, rows: list[dict[str, Any]]) -> No
 
 
 def _session_updates(
-    connection: Connection, batches: Sequence["IngestBatch"]
+    connection: Connection, batches: Sequence[IngestBatch]
 ) -> tuple[list[tuple[int, SessionCounts]], list[tuple[int, UserSeen]]]:
     """Counts from individual session updates, each session counted once by its `sid`."""
     updates = [(b.project_id, u) for b in batches for u in b.session_updates]
@@ -295,7 +309,7 @@ def _session_updates(
     return counts, users
 
 
-def _write_sessions(connection: Connection, batches: Sequence["IngestBatch"]) -> None:
+def _write_sessions(connection: Connection, batches: Sequence[IngestBatch]) -> None:
     counters = ("total", "exited", "errored", "abnormal", "crashed")
     single_counts, single_users = _session_updates(connection, batches)
     all_counts = [(b.project_id, c) for b in batches for c in b.sessions] + single_counts
@@ -345,7 +359,7 @@ def _write_sessions(connection: Connection, batches: Sequence["IngestBatch"]) ->
         connection.execute(statement, [users[k] for k in sorted(users)])
 
 
-def _write_outcomes(connection: Connection, batches: Sequence["IngestBatch"]) -> None:
+def _write_outcomes(connection: Connection, batches: Sequence[IngestBatch]) -> None:
     hour = hour_of(utcnow())
     merged: dict[tuple[Any, ...], int] = defaultdict(int)
     for batch in batches:

@@ -1,25 +1,21 @@
 """What the writer stores for webhook deliveries: the delivery, Sentry's issues, comments."""
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from sqlalchemy import Connection, Table
 
+from collector.batch import IngestBatch
 from store.models import Issue, IssueComment, WebhookDelivery
 from store.sql import greater_of
 from store.upsert import insert_for
-
-if TYPE_CHECKING:
-    from collector.writer import IngestBatch
 
 delivery_table = cast(Table, WebhookDelivery.__table__)
 issue_table = cast(Table, Issue.__table__)
 comment_table = cast(Table, IssueComment.__table__)
 
 
-def accept_deliveries(
-    connection: Connection, batches: Sequence["IngestBatch"]
-) -> list["IngestBatch"]:
+def accept_deliveries(connection: Connection, batches: Sequence[IngestBatch]) -> list[IngestBatch]:
     """Records each delivery once; a re-delivery (same Request-ID, now or before) is dropped
     with everything it carries, so it changes nothing."""
     first: dict[str, IngestBatch] = {}
@@ -53,7 +49,7 @@ def accept_deliveries(
     return plain + [b for request_id, b in first.items() if request_id in stored]
 
 
-def write_sentry_issues(connection: Connection, batches: Sequence["IngestBatch"]) -> None:
+def write_sentry_issues(connection: Connection, batches: Sequence[IngestBatch]) -> None:
     rows = [
         {
             "project_id": batch.project_id,
@@ -102,7 +98,7 @@ def write_sentry_issues(connection: Connection, batches: Sequence["IngestBatch"]
         connection.execute(statement, row)
 
 
-def write_comments(connection: Connection, batches: Sequence["IngestBatch"]) -> None:
+def write_comments(connection: Connection, batches: Sequence[IngestBatch]) -> None:
     for comment in (c for batch in batches for c in batch.comments):
         statement = insert_for(connection, comment_table)
         statement = statement.on_conflict_do_update(

@@ -1,13 +1,12 @@
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from store.settings import SentrailSettings
 
 MiB = 1024 * 1024
 
 
-class CollectorSettings(BaseSettings):
+class CollectorSettings(SentrailSettings):
     """Limits and knobs of the ingest path. Sizes are bytes."""
-
-    model_config = SettingsConfigDict(env_prefix="SENTRAIL_", env_file=".env", extra="ignore")
 
     # Relay allows 200 MiB decompressed envelopes, mostly for attachments; sentrail does not
     # store attachments, so a smaller cap bounds memory per request. Raise it if you must.

@@ -21,11 +21,11 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from collector.batch import Delivery, IngestBatch, SentryComment, SentryIssue
 from collector.endpoints import Ingest, read_body
 from collector.enrichment import Enricher
 from collector.parsers import parse_json_object
 from collector.timestamps import parse_timestamp
-from collector.writer import Delivery, IngestBatch, SentryComment, SentryIssue
 from store.engine import Database
 from store.errors import Unauthorized
 from store.models import Project
@@ -198,7 +198,9 @@ class WebhookReader:
             fallback_event_id=None,
             scrubbed=scrubbed,
         )
-        normalized.row.update(source="webhook", external_url=_text(event.get("web_url"), 2000))
+        normalized.row.update(
+            {"source": "webhook", "external_url": _text(event.get("web_url"), 2000)}
+        )
         sentry_issue = _text(event.get("issue_id"), 32)
         if normalized.group is not None and sentry_issue:
             normalized = replace(

@@ -10,112 +10,17 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
-from collector.normalize import NormalizedEvent
+from collector.batch import IngestBatch
 from collector.persist import write_batches
-from collector.sessions import SessionCounts, SessionUpdate, UserSeen
 from store.engine import Database
 from store.errors import BadRequest, SentrailError, Unavailable
 
 log = logging.getLogger(__name__)
 ISSUE_CACHE_SIZE = 100_000
-
-
-@dataclass(frozen=True)
-class Outcome:
-    outcome: str
-    category: str
-    reason: str
-    quantity: int
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """A webhook delivery as received; stored once per Request-ID."""
-
-    request_id: str
-    resource: str
-    action: str
-    received_at: datetime
-    outcome: str
-    installation_uuid: str | None
-    payload: bytes  # compressed
-
-
-@dataclass(frozen=True)
-class SentryIssue:
-    """An issue as sentry.io describes it (`issue.*` webhooks)."""
-
-    hash: str
-    sentry_id: str
-    title: str
-    culprit: str
-    type: str
-    level: str
-    status: str
-    substatus: str
-    count: int
-    first_seen_at: datetime
-    last_seen_at: datetime
-    external_url: str | None
-    assigned_to: str | None
-    resolved_at: datetime | None
-
-
-@dataclass(frozen=True)
-class SentryComment:
-    comment_id: str
-    sentry_issue_id: str
-    project_slug: str | None
-    author: str | None
-    text: str
-    at: datetime
-    deleted: bool
-
-
-@dataclass
-class IngestBatch:
-    """Everything one request asks to store, for one project."""
-
-    project_id: int
-    events: list[NormalizedEvent] = field(default_factory=list)
-    sessions: list[SessionCounts] = field(default_factory=list)  # pre-aggregated
-    users: list[UserSeen] = field(default_factory=list)
-    session_updates: list[SessionUpdate] = field(default_factory=list)  # one session each
-    outcomes: list[Outcome] = field(default_factory=list)
-    # Webhooks: the delivery itself, and what it says about issues and comments.
-    delivery: Delivery | None = None
-    issues: list[SentryIssue] = field(default_factory=list)
-    comments: list[SentryComment] = field(default_factory=list)
-
-    def approximate_bytes(self) -> int:
-        """Memory this batch holds while it waits: its stored payloads, and a little for the
-        rest of each row."""
-        size = sum(len(e.row["payload"]) + 1024 for e in self.events)
-        size += len(self.delivery.payload) if self.delivery else 0
-        return size + 256 * (
-            len(self.sessions)
-            + len(self.session_updates)
-            + len(self.outcomes)
-            + len(self.issues)
-            + len(self.comments)
-        )
-
-    def is_empty(self) -> bool:
-        return not (
-            self.events
-            or self.sessions
-            or self.users
-            or self.session_updates
-            or self.outcomes
-            or self.delivery
-            or self.issues
-            or self.comments
-        )
 
 
 @dataclass

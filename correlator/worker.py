@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, select, tuple_, update
 
 from correlator.journeys import TimelineEvent, summarize
+from correlator.settings import CorrelatorSettings
 from rules.config import CorrelationRules, current_rules
 from store.clock import utcnow
 from store.engine import Database
@@ -40,24 +41,6 @@ TRACE = "trace"
 KEY = "key"
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerSettings:
-    # Events per pass when correlating alone (`sentrail correlate`, a rebuild).
-    batch_size: int = 2000
-    # Events per pass beside ingestion on SQLite (`run_forever`), where a pass holds the one
-    # write lock the collector's writer waits for: 250 events hold it about 30 ms, 2,000 up
-    # to 100 ms and more (p99 of `serve` under full ingest: ~85 against ~155 ms). PostgreSQL
-    # locks rows, not the database, and takes `batch_size` (smaller passes there only slow
-    # the catching up: 2 s against 4 s after a burst, bench.scale_out).
-    sqlite_live_batch_size: int = 250
-    poll_interval: float = 0.25
-    # How long an id below the watermark that was not yet visible is waited for: a concurrent
-    # transaction on PostgreSQL may commit a lower id after a higher one.
-    gap_wait: float = 60.0
-    # In-progress journeys re-examined for a stall per pass.
-    stall_sweep: int = 1000
-
-
 @dataclass(slots=True)
 class PassResult:
     events: int = 0
@@ -77,12 +60,12 @@ class Correlator:
         self,
         database: Database,
         rules: CorrelationRules | None = None,
-        settings: WorkerSettings | None = None,
+        settings: CorrelatorSettings | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.database = database
         self.rules = rules or current_rules()
-        self.settings = settings or WorkerSettings()
+        self.settings = settings or CorrelatorSettings()
         self.clock = clock
         self.key_name = self.rules.journey.key
         self.link_names = [k.name for k in self.rules.keys if k.name != self.key_name]

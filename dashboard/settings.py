@@ -1,10 +1,9 @@
 from pydantic import field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from store.settings import SentrailSettings
 
 
-class DashboardSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SENTRAIL_", env_file=".env", extra="ignore")
-
+class DashboardSettings(SentrailSettings):
     # When set, the dashboard and the read API require it (Bearer token or login cookie).
     dashboard_token: str | None = None
 

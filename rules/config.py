@@ -4,7 +4,8 @@ from functools import cache
 from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from store.settings import SentrailSettings
 
 DEFAULT_RULES = Path(__file__).with_name("acme.toml")
 
@@ -55,9 +56,7 @@ class CorrelationRules(BaseModel):
         return self
 
 
-class RulesSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SENTRAIL_", env_file=".env", extra="ignore")
-
+class RulesSettings(SentrailSettings):
     correlation_config: Path = DEFAULT_RULES
     stall_after: float | None = Field(default=None, gt=0)
 

@@ -13,12 +13,13 @@ from collector.app import IngestApp
 from collector.endpoints import Ingest
 from collector.settings import CollectorSettings
 from collector.webhooks import SentryProjects, WebhookReader
+from correlator.settings import CorrelatorSettings
 from correlator.worker import Correlator, CorrelatorThread
 from dashboard.api import router as api_router
 from dashboard.pages import create_pages_app
 from dashboard.security import SecurityHeaders
 from dashboard.settings import DashboardSettings
-from sentrail.settings import ALL_ROLES, Role, ServerSettings
+from sentrail.settings import ALL_ROLES, Role, load_settings
 from store.engine import Database
 from store.errors import Unavailable
 from store.migrations import current_revision, head_revision
@@ -32,6 +33,7 @@ def create_app(
     collector_settings: CollectorSettings | None = None,
     dashboard_settings: DashboardSettings | None = None,
     roles: Collection[Role] = ALL_ROLES,
+    correlator_settings: CorrelatorSettings | None = None,
 ) -> "IngestApp | FastAPI":
     """The parts named in `roles`: collector (ingest + webhooks), correlator (a worker thread)
     and dashboard (read API). Lifespan and state belong to the API app; the ingest app sees the
@@ -51,7 +53,9 @@ def create_app(
             ingest.writer.start()
             webhooks = WebhookReader(ingest, SentryProjects(database))
             state |= {"ingest": ingest, "webhooks": webhooks}
-        background = CorrelatorAndPruner(database) if "correlator" in roles else None
+        background = (
+            CorrelatorAndPruner(database, correlator_settings) if "correlator" in roles else None
+        )
         if background is not None:
             background.start()
         # Everything made so far (modules, the app, caches) lives as long as the process:
@@ -113,8 +117,8 @@ class CorrelatorAndPruner:
     """The correlator's thread, and the pruner's when a retention is set: what the correlator
     role runs beside the server (in each worker, or once in the parent of several)."""
 
-    def __init__(self, database: Database) -> None:
-        self.correlator = CorrelatorThread(Correlator(database))
+    def __init__(self, database: Database, settings: CorrelatorSettings | None = None) -> None:
+        self.correlator = CorrelatorThread(Correlator(database, settings=settings))
         retention = database.settings.retention_days
         self.pruner = Pruner(database, retention) if retention else None
 
@@ -132,4 +136,11 @@ class CorrelatorAndPruner:
 def create_default_app() -> "IngestApp | FastAPI":
     """Factory for uvicorn workers: settings from the environment."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
-    return create_app(roles=ServerSettings().roles)
+    settings = load_settings()
+    return create_app(
+        settings.database,
+        settings.collector,
+        settings.dashboard,
+        roles=settings.server.roles,
+        correlator_settings=settings.correlator,
+    )

@@ -22,7 +22,7 @@ from dashboard.report import Format, render
 from reads.releases import release_health
 from sentrail.app import CorrelatorAndPruner
 from sentrail.demo import Demo
-from sentrail.settings import ALL_ROLES, Role, ServerSettings
+from sentrail.settings import ALL_ROLES, Role, ServerSettings, UnknownSetting, check_environment
 from sentrail.workers import balances_connections, bind_sockets, run_workers
 from shop.runner import running_shop
 from shop.settings import ShopSettings
@@ -41,6 +41,17 @@ project_app = typer.Typer(help="Projects and their DSNs.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(project_app, name="project")
 app.add_typer(report_app, name="report")
+
+
+@app.callback()
+def _check_settings() -> None:
+    """A mistyped `SENTRAIL_` variable stops every command before it does anything."""
+    try:
+        check_environment()
+    except UnknownSetting as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+
 
 Host = Annotated[str, typer.Option(help="Address to bind; 0.0.0.0 exposes it to the network.")]
 Port = Annotated[int, typer.Option(min=1, max=65535)]

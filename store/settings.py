@@ -3,11 +3,22 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+PREFIX = "SENTRAIL_"
 
-class DatabaseSettings(BaseSettings):
+
+class SentrailSettings(BaseSettings):
+    """The base of every settings class: one prefix, one optional `.env` file.
+
+    Each class reads only its own fields (`extra="ignore"`, since all share one environment);
+    a `SENTRAIL_` variable that no class knows is refused in one place at start-up
+    (sentrail/settings.py, `check_environment`), so a mistyped name never goes unnoticed.
+    """
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, env_file=".env", extra="ignore")
+
+
+class DatabaseSettings(SentrailSettings):
     """Where the data lives. SQLite (a file) is the embedded default; PostgreSQL is production."""
-
-    model_config = SettingsConfigDict(env_prefix="SENTRAIL_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///./sentrail.db"
     database_pool_size: int = 10

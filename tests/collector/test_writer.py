@@ -6,7 +6,8 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from collector.writer import IngestBatch, Outcome, Writer
+from collector.batch import IngestBatch, Outcome
+from collector.writer import Writer
 from store.engine import Database
 from store.models import ItemOutcome
 from tests.conftest import ProjectKey

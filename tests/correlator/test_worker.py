@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from correlator.worker import Correlator, WorkerSettings
+from correlator.settings import CorrelatorSettings
+from correlator.worker import Correlator
 from store.engine import Database
 from store.models import Journey, JourneyEvent
 from tests.correlator.shop_events import BASE, Shop
@@ -155,7 +156,7 @@ def many_orders(shop: Shop) -> list[str]:
 
 def test_rebuild_reproduces_the_incremental_result(shop: Shop, database: Database) -> None:
     now = BASE + timedelta(hours=1)
-    correlator = Correlator(database, settings=WorkerSettings(batch_size=7), clock=lambda: now)
+    correlator = Correlator(database, settings=CorrelatorSettings(batch_size=7), clock=lambda: now)
     orders = many_orders(shop)
     correlator.run_until_idle()
     incremental = snapshot(database)
@@ -174,7 +175,8 @@ def test_concurrent_workers_build_what_one_would(shop: Shop, database: Database)
     reference.run_until_idle()
     expected = snapshot(database)
     workers = [
-        Correlator(database, settings=WorkerSettings(batch_size=5), clock=clock) for _ in range(3)
+        Correlator(database, settings=CorrelatorSettings(batch_size=5), clock=clock)
+        for _ in range(3)
     ]
     workers[0].reset()
     errors: list[BaseException] = []

@@ -1,0 +1,154 @@
+"""What one request asks the writer to store: the batch and the rows it is made of.
+
+Apart from the commit machinery (collector/writer.py, collector/persist.py) so that the readers
+that build batches and the code that stores them both import it, and not each other.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypedDict
+
+from collector.sessions import SessionCounts, SessionUpdate, UserSeen
+
+
+class EventRow(TypedDict):
+    """The columns of one event as normalised at ingest (store/models.py `Event`, less the
+    project and issue, which the writer adds when it stores the row)."""
+
+    event_id: str
+    type: str
+    timestamp: datetime
+    received_at: datetime
+    level: str
+    platform: str | None
+    logger: str | None
+    service: str | None
+    server_name: str | None
+    release: str | None
+    environment: str | None
+    transaction: str | None
+    title: str
+    culprit: str
+    message: str
+    trace_id: str | None
+    span_id: str | None
+    parent_span_id: str | None
+    op: str | None
+    duration_ms: float | None
+    handled: bool | None
+    tags: dict[str, str]
+    payload: bytes  # the raw event, compressed
+    source: str  # "sdk" or "webhook"
+    external_url: str | None
+
+
+@dataclass(frozen=True)
+class GroupSeed:
+    """What an event contributes to its issue."""
+
+    hash: str
+    title: str
+    culprit: str
+    type: str
+    level: str
+    sentry_id: str | None = None  # the Sentry issue, for events that came by webhook
+
+
+@dataclass(frozen=True)
+class NormalizedEvent:
+    row: EventRow
+    keys: list[tuple[str, str]]
+    group: GroupSeed | None  # transactions are not grouped into issues
+
+
+@dataclass(frozen=True)
+class Outcome:
+    outcome: str
+    category: str
+    reason: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A webhook delivery as received; stored once per Request-ID."""
+
+    request_id: str
+    resource: str
+    action: str
+    received_at: datetime
+    outcome: str
+    installation_uuid: str | None
+    payload: bytes  # compressed
+
+
+@dataclass(frozen=True)
+class SentryIssue:
+    """An issue as sentry.io describes it (`issue.*` webhooks)."""
+
+    hash: str
+    sentry_id: str
+    title: str
+    culprit: str
+    type: str
+    level: str
+    status: str
+    substatus: str
+    count: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+    external_url: str | None
+    assigned_to: str | None
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SentryComment:
+    comment_id: str
+    sentry_issue_id: str
+    project_slug: str | None
+    author: str | None
+    text: str
+    at: datetime
+    deleted: bool
+
+
+@dataclass
+class IngestBatch:
+    """Everything one request asks to store, for one project."""
+
+    project_id: int
+    events: list[NormalizedEvent] = field(default_factory=list)
+    sessions: list[SessionCounts] = field(default_factory=list)  # pre-aggregated
+    users: list[UserSeen] = field(default_factory=list)
+    session_updates: list[SessionUpdate] = field(default_factory=list)  # one session each
+    outcomes: list[Outcome] = field(default_factory=list)
+    # Webhooks: the delivery itself, and what it says about issues and comments.
+    delivery: Delivery | None = None
+    issues: list[SentryIssue] = field(default_factory=list)
+    comments: list[SentryComment] = field(default_factory=list)
+
+    def approximate_bytes(self) -> int:
+        """Memory this batch holds while it waits: its stored payloads, and a little for the
+        rest of each row."""
+        size = sum(len(e.row["payload"]) + 1024 for e in self.events)
+        size += len(self.delivery.payload) if self.delivery else 0
+        return size + 256 * (
+            len(self.sessions)
+            + len(self.session_updates)
+            + len(self.outcomes)
+            + len(self.issues)
+            + len(self.comments)
+        )
+
+    def is_empty(self) -> bool:
+        return not (
+            self.events
+            or self.sessions
+            or self.users
+            or self.session_updates
+            or self.outcomes
+            or self.delivery
+            or self.issues
+            or self.comments
+        )
