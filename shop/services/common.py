@@ -1,16 +1,20 @@
-"""What every service shares: its settings, Sentry, Redis, and the faults in force."""
+"""What every service shares: its settings, Sentry, Redis, the faults in force, and the way its
+routes reach the service's state (one typed context object on `app.state`)."""
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from redis import Redis
 
+from shop import queue
 from shop.faults import Faults, read_faults
-from shop.queue import Consumer
 from shop.settings import ShopSettings
+
+ContextT = TypeVar("ContextT")
 
 
 @dataclass
@@ -36,8 +40,55 @@ def redis_client(settings: ShopSettings) -> Redis:
     return Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
 
 
+def context_of(kind: type[ContextT]) -> Callable[[Request], Awaitable[ContextT]]:
+    """The dependency that hands a route its service's context, which the app factory put on
+    `app.state.context`."""
+
+    # Async, so that FastAPI does not send a mere attribute read through its thread pool.
+    async def read(request: Request) -> ContextT:
+        context = request.app.state.context
+        if not isinstance(context, kind):
+            raise TypeError(f"app.state.context is a {type(context).__name__}, not {kind.__name__}")
+        return context
+
+    return read
+
+
+def liveness_router(message: str, **extra: Any) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/liveness")
+    def liveness() -> dict[str, Any]:
+        return {"message": message, "status": 200, **extra}
+
+    return router
+
+
+def queue_consumer(
+    settings: ShopSettings,
+    redis: Redis,
+    stream: str,
+    group: str,
+    handler: queue.Handler,
+    *,
+    paused: Callable[[], bool] = lambda: False,
+    on_dead_letter: queue.Handler | None = None,
+) -> queue.Consumer:
+    """A consumer that redelivers and dead-letters as the settings say."""
+    return queue.Consumer(
+        redis,
+        stream,
+        group,
+        handler,
+        claim_idle_ms=settings.claim_idle_ms,
+        max_deliveries=settings.max_deliveries,
+        paused=paused,
+        on_dead_letter=on_dead_letter,
+    )
+
+
 def run_consumers(
-    consumers: list[Consumer],
+    consumers: list[queue.Consumer],
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """A lifespan that starts the service's queue consumers and stops them on shutdown."""
 

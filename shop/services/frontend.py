@@ -2,18 +2,20 @@
 token before an order, and holds the shop's fault switches (/admin/faults)."""
 
 import random
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 
 import httpx
 import orjson
 import sentry_sdk
-from fastapi import FastAPI, Header, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request, Response
+from redis import Redis
 
 from shop.faults import Faults, read_faults, write_faults
 from shop.instrument import init_sentry
-from shop.services.common import redis_client
+from shop.services.common import context_of, liveness_router, redis_client
 from shop.settings import ShopSettings
 
 HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "content-encoding"}
@@ -26,35 +28,18 @@ def garble(number: str) -> str:
     return number[:-1] + str((int(number[-1]) + 1) % 10)
 
 
-def create_app(settings: ShopSettings) -> FastAPI:
-    init_sentry("frontend", settings)
-    redis = redis_client(settings)
-    clients: dict[str, httpx.AsyncClient] = {}
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        for name in ("users", "catalog", "cart", "order"):
-            # Services that fail with unhandled errors (catalog, cart) get their connections
-            # closed by the server after a 500: fresh connections for them, pooled for others.
-            keep = 0 if name in ("catalog", "cart") else 20
-            clients[name] = httpx.AsyncClient(
-                base_url=settings.url_of(name),
-                timeout=10,
-                limits=httpx.Limits(max_keepalive_connections=keep),
-            )
-        try:
-            yield
-        finally:
-            for client in clients.values():
-                await client.aclose()
-
-    app = FastAPI(title="ACME frontend", lifespan=lifespan)
+@dataclass(frozen=True)
+class FrontendContext:
+    settings: ShopSettings
+    redis: Redis
+    # Opened and closed by the lifespan, so they live on the event loop that serves the app.
+    clients: dict[str, httpx.AsyncClient] = field(default_factory=dict)
 
     async def forward(
-        service: str, request: Request, path: str, body: bytes | None = None
+        self, service: str, request: Request, path: str, body: bytes | None = None
     ) -> Response:
         try:
-            answer = await clients[service].request(
+            answer = await self.clients[service].request(
                 request.method,
                 path,
                 content=body if body is not None else await request.body(),
@@ -66,64 +51,112 @@ def create_app(settings: ShopSettings) -> FastAPI:
         headers = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_HEADERS}
         return Response(answer.content, status_code=answer.status_code, headers=headers)
 
-    @app.get("/products")
-    async def products(request: Request) -> Response:
-        return await forward("catalog", request, "/products")
 
-    @app.get("/products/{pid}")
-    async def product(pid: str, request: Request) -> Response:
-        return await forward("catalog", request, f"/products/{pid}")
+Gateway = Annotated[FrontendContext, Depends(context_of(FrontendContext))]
 
-    @app.post("/login")
-    async def login(request: Request) -> Response:
-        return await forward("users", request, "/login")
+proxy = APIRouter()
+checkout = APIRouter()
+admin = APIRouter()
 
-    @app.post("/register")
-    async def register(request: Request) -> Response:
-        return await forward("users", request, "/register")
 
-    @app.api_route("/cart/{path:path}", methods=["GET", "POST"])
-    async def cart(path: str, request: Request) -> Response:
-        return await forward("cart", request, f"/cart/{path}")
+@proxy.get("/products")
+async def products(request: Request, gateway: Gateway) -> Response:
+    return await gateway.forward("catalog", request, "/products")
 
-    @app.post("/order/add/{userid}")
-    async def place_order(
-        userid: str, request: Request, authorization: str = Header(default="")
-    ) -> Response:
-        scheme, _, token = authorization.partition(" ")
-        verified = await clients["users"].post("/verify-token", json={"access_token": token})
-        if scheme.lower() != "bearer" or verified.status_code != 200:
-            raise HTTPException(401, "log in first")
-        if verified.json().get("userid") != userid:
-            raise HTTPException(403, "that is not your cart")
-        order: dict[str, Any] = await request.json()
-        share = read_faults(redis).invalid_card_share
-        if share and random.random() < share and isinstance(order.get("card"), dict):
-            order["card"]["number"] = garble(str(order["card"].get("number", "")))
-        answer = await forward("order", request, f"/order/add/{userid}", orjson.dumps(order))
+
+@proxy.get("/products/{pid}")
+async def product(pid: str, request: Request, gateway: Gateway) -> Response:
+    return await gateway.forward("catalog", request, f"/products/{pid}")
+
+
+@proxy.post("/login")
+async def login(request: Request, gateway: Gateway) -> Response:
+    return await gateway.forward("users", request, "/login")
+
+
+@proxy.post("/register")
+async def register(request: Request, gateway: Gateway) -> Response:
+    return await gateway.forward("users", request, "/register")
+
+
+@proxy.api_route("/cart/{path:path}", methods=["GET", "POST"])
+async def cart(path: str, request: Request, gateway: Gateway) -> Response:
+    return await gateway.forward("cart", request, f"/cart/{path}")
+
+
+@proxy.get("/order/{userid}")
+async def orders(userid: str, request: Request, gateway: Gateway) -> Response:
+    return await gateway.forward("order", request, f"/order/{userid}")
+
+
+@checkout.post("/order/add/{userid}")
+async def place_order(
+    userid: str,
+    request: Request,
+    gateway: Gateway,
+    authorization: Annotated[str, Header()] = "",
+) -> Response:
+    scheme, _, token = authorization.partition(" ")
+    verified = await gateway.clients["users"].post("/verify-token", json={"access_token": token})
+    if scheme.lower() != "bearer" or verified.status_code != 200:
+        raise HTTPException(401, "log in first")
+    if verified.json().get("userid") != userid:
+        raise HTTPException(403, "that is not your cart")
+    order: dict[str, Any] = await request.json()
+    share = read_faults(gateway.redis).invalid_card_share
+    if share and random.random() < share and isinstance(order.get("card"), dict):
+        order["card"]["number"] = garble(str(order["card"].get("number", "")))
+    answer = await gateway.forward("order", request, f"/order/add/{userid}", orjson.dumps(order))
+    try:
+        order_id = orjson.loads(answer.body).get("order_id")
+    except orjson.JSONDecodeError:
+        order_id = None
+    if order_id:
+        sentry_sdk.set_tag("order_id", order_id)
+    return answer
+
+
+@admin.get("/admin/faults")
+def get_faults(gateway: Gateway) -> Faults:
+    return read_faults(gateway.redis)
+
+
+@admin.put("/admin/faults")
+def put_faults(faults: Faults, gateway: Gateway) -> Faults:
+    write_faults(gateway.redis, faults)
+    return faults
+
+
+def connect(context: FrontendContext) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """A lifespan that opens the clients to the services and closes them on shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        for name in ("users", "catalog", "cart", "order"):
+            # Services that fail with unhandled errors (catalog, cart) get their connections
+            # closed by the server after a 500: fresh connections for them, pooled for others.
+            keep = 0 if name in ("catalog", "cart") else 20
+            context.clients[name] = httpx.AsyncClient(
+                base_url=context.settings.url_of(name),
+                timeout=10,
+                limits=httpx.Limits(max_keepalive_connections=keep),
+            )
         try:
-            order_id = orjson.loads(answer.body).get("order_id")
-        except orjson.JSONDecodeError:
-            order_id = None
-        if order_id:
-            sentry_sdk.set_tag("order_id", order_id)
-        return answer
+            yield
+        finally:
+            for client in context.clients.values():
+                await client.aclose()
 
-    @app.get("/order/{userid}")
-    async def orders(userid: str, request: Request) -> Response:
-        return await forward("order", request, f"/order/{userid}")
+    return lifespan
 
-    @app.get("/admin/faults")
-    def get_faults() -> Faults:
-        return read_faults(redis)
 
-    @app.put("/admin/faults")
-    def put_faults(faults: Faults) -> Faults:
-        write_faults(redis, faults)
-        return faults
-
-    @app.get("/liveness")
-    def liveness() -> dict[str, Any]:
-        return {"message": "frontend is alive", "status": 200, "release": settings.release}
-
+def create_app(settings: ShopSettings) -> FastAPI:
+    init_sentry("frontend", settings)
+    context = FrontendContext(settings, redis_client(settings))
+    app = FastAPI(title="ACME frontend", lifespan=connect(context))
+    app.state.context = context
+    app.include_router(proxy)
+    app.include_router(checkout)
+    app.include_router(admin)
+    app.include_router(liveness_router("frontend is alive", release=settings.release))
     return app

@@ -5,23 +5,32 @@ delivered; "failed" when the order could not be placed (the catalog did not answ
 """
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Annotated, Any
 
 import httpx
 import sentry_sdk
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from redis import Redis
 from sqlalchemy import JSON, DateTime, Float, String, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from shop import queue
 from shop.cards import mask
-from shop.database import ShopBase, service_engine, session_factory
+from shop.database import ShopBase, service_database
 from shop.instrument import init_sentry
 from shop.payloads import CardIn, CartLine
-from shop.services.common import redis_client, run_consumers
+from shop.services.common import (
+    context_of,
+    liveness_router,
+    queue_consumer,
+    redis_client,
+    run_consumers,
+)
 from shop.settings import ShopSettings
 
 PENDING = "Pending Payment"
@@ -105,32 +114,25 @@ def view(order: Order) -> dict[str, Any]:
     }
 
 
-def create_app(settings: ShopSettings) -> FastAPI:
-    init_sentry("order", settings)
-    engine = service_engine(settings.data_dir, "order")
-    ShopBase.metadata.create_all(engine, tables=[Order.__table__])  # type: ignore[list-item]
-    sessions = session_factory(engine)
-    redis = redis_client(settings)
-    # No pooled connections to the catalog: uvicorn closes a connection after an unhandled
-    # error (the bad release has many), and a pooled one would then fail the next lookup.
-    catalog = httpx.Client(
-        base_url=settings.url_of("catalog"),
-        timeout=5,
-        limits=httpx.Limits(max_keepalive_connections=0),
-    )
+@dataclass(frozen=True)
+class OrderContext:
+    settings: ShopSettings
+    sessions: sessionmaker[Session]
+    redis: Redis
+    catalog: httpx.Client
 
-    def lookup_product(itemid: str) -> None:
+    def lookup_product(self, itemid: str) -> None:
         """A GET, so safe to repeat once when the connection broke under it."""
         for attempt in (1, 2):
             try:
-                catalog.get(f"/products/{itemid}").raise_for_status()
+                self.catalog.get(f"/products/{itemid}").raise_for_status()
                 return
             except httpx.TransportError:
                 if attempt == 2:
                     raise
 
-    def set_status(order_id: str, status: str, **fields: Any) -> None:
-        with sessions.begin() as session:
+    def set_status(self, order_id: str, status: str, **fields: Any) -> None:
+        with self.sessions.begin() as session:
             order = session.get(Order, order_id)
             if order is None:
                 raise LookupError(f"no order {order_id}")
@@ -139,135 +141,155 @@ def create_app(settings: ShopSettings) -> FastAPI:
             for name, value in fields.items():
                 setattr(order, name, value)
 
-    def payment_result(message: queue.Message) -> None:
-        data = message.data
-        order_id = str(data["orderID"])
-        sentry_sdk.set_tag("order_id", order_id)
-        if not data.get("success"):
-            set_status(order_id, PAYMENT_FAILED, failed_service="payment")
-            return
-        with sessions() as session:
-            order = session.get(Order, order_id)
-        if order is None:
-            raise LookupError(f"no order {order_id}")
-        set_status(order_id, PAID, transaction_id=data.get("transactionID"))
-        queue.publish(
-            redis,
-            queue.SHIPMENT_REQUESTS,
-            domain="Order",
-            source="order",
-            type="ShipmentRequested",
-            data={"_id": order_id, "delivery": order.delivery},
-        )
-        sentry_sdk.add_breadcrumb(
-            category="ShipmentRequested", level="info", data={"OrderID": order_id}
-        )
-        sentry_sdk.capture_message(f"shipment successfully requested for order [{order_id}]")
 
-    def shipment_event(message: queue.Message) -> None:
-        data = message.data
-        order_id = str(data["orderNumber"])
-        sentry_sdk.set_tag("order_id", order_id)
-        status = DELIVERED if message.type == "ShipmentDelivered" else SHIPPED
-        set_status(order_id, status, tracking_number=data.get("trackingNumber"))
+Orders = Annotated[OrderContext, Depends(context_of(OrderContext))]
 
-    consumers = [
-        queue.Consumer(
-            redis,
-            queue.PAYMENT_RESULTS,
-            "order",
-            payment_result,
-            claim_idle_ms=settings.claim_idle_ms,
-            max_deliveries=settings.max_deliveries,
+
+def payment_result(orders: OrderContext, message: queue.Message) -> None:
+    data = message.data
+    order_id = str(data["orderID"])
+    sentry_sdk.set_tag("order_id", order_id)
+    if not data.get("success"):
+        orders.set_status(order_id, PAYMENT_FAILED, failed_service="payment")
+        return
+    with orders.sessions() as session:
+        order = session.get(Order, order_id)
+    if order is None:
+        raise LookupError(f"no order {order_id}")
+    orders.set_status(order_id, PAID, transaction_id=data.get("transactionID"))
+    queue.publish(
+        orders.redis,
+        queue.SHIPMENT_REQUESTS,
+        domain="Order",
+        source="order",
+        type="ShipmentRequested",
+        data={"_id": order_id, "delivery": order.delivery},
+    )
+    sentry_sdk.add_breadcrumb(
+        category="ShipmentRequested", level="info", data={"OrderID": order_id}
+    )
+    sentry_sdk.capture_message(f"shipment successfully requested for order [{order_id}]")
+
+
+def shipment_event(orders: OrderContext, message: queue.Message) -> None:
+    data = message.data
+    order_id = str(data["orderNumber"])
+    sentry_sdk.set_tag("order_id", order_id)
+    status = DELIVERED if message.type == "ShipmentDelivered" else SHIPPED
+    orders.set_status(order_id, status, tracking_number=data.get("trackingNumber"))
+
+
+def new_order(order_id: str, userid: str, body: NewOrder, release: str) -> Order:
+    now = datetime.now(UTC)
+    return Order(
+        id=order_id,
+        userid=userid,
+        status=PENDING,
+        total=body.total,
+        failed_service=None,
+        release=release,
+        firstname=body.firstname,
+        lastname=body.lastname,
+        email=body.email,
+        delivery=body.delivery,
+        address=body.address.model_dump(),
+        card={
+            "type": body.card.type,
+            "number": mask(body.card.number),
+            "expMonth": body.card.expMonth,
+            "expYear": body.card.expYear,
+        },
+        cart=[line.model_dump() for line in body.cart],
+        transaction_id=None,
+        tracking_number=None,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+placing = APIRouter()
+reading = APIRouter()
+
+
+@placing.post("/order/add/{userid}")
+def add(userid: str, body: NewOrder, orders: Orders) -> Any:
+    order_id = str(uuid.uuid4())
+    sentry_sdk.set_tag("order_id", order_id)
+    order = new_order(order_id, userid, body, orders.settings.release)
+    # Prices and availability come from the catalog, not from the client.
+    try:
+        for line in body.cart:
+            orders.lookup_product(line.itemid)
+    except httpx.HTTPError as exc:
+        order.status, order.failed_service = FAILED, "catalog"
+        with orders.sessions.begin() as session:
+            session.add(order)
+        error = CatalogUnavailable(f"catalog lookup failed for order [{order_id}]: {exc}")
+        report(error, exc)
+        return JSONResponse(
+            {"userid": userid, "order_id": order_id, "status": FAILED, "error": str(error)},
+            status_code=502,
+        )
+    with orders.sessions.begin() as session:
+        session.add(order)
+    sentry_sdk.add_breadcrumb(
+        category="PaymentRequested",
+        level="info",
+        data={"OrderID": order_id, "Total": body.total},
+    )
+    queue.publish(
+        orders.redis,
+        queue.PAYMENT_REQUESTS,
+        domain="Order",
+        source="order",
+        type="PaymentRequested",
+        data={"orderID": order_id, "card": body.card.model_dump(), "total": body.total},
+    )
+    return {
+        "userid": userid,
+        "order_id": order_id,
+        "payment": {"success": False, "message": "pending payment"},
+    }
+
+
+@reading.get("/order/all")
+def all_orders(orders: Orders) -> dict[str, Any]:
+    with orders.sessions() as session:
+        return {"data": [view(o) for o in session.scalars(select(Order))]}
+
+
+@reading.get("/order/{userid}")
+def user_orders(userid: str, orders: Orders) -> dict[str, Any]:
+    with orders.sessions() as session:
+        found = session.scalars(select(Order).where(Order.userid == userid))
+        return {"data": [view(o) for o in found]}
+
+
+def create_app(settings: ShopSettings) -> FastAPI:
+    init_sentry("order", settings)
+    orders = OrderContext(
+        settings,
+        service_database(settings.data_dir, "order", Order),
+        redis_client(settings),
+        # No pooled connections to the catalog: uvicorn closes a connection after an unhandled
+        # error (the bad release has many), and a pooled one would then fail the next lookup.
+        httpx.Client(
+            base_url=settings.url_of("catalog"),
+            timeout=5,
+            limits=httpx.Limits(max_keepalive_connections=0),
         ),
-        queue.Consumer(
-            redis,
-            queue.SHIPMENT_EVENTS,
-            "order",
-            shipment_event,
-            claim_idle_ms=settings.claim_idle_ms,
-            max_deliveries=settings.max_deliveries,
+    )
+    consumers = [
+        queue_consumer(
+            settings, orders.redis, queue.PAYMENT_RESULTS, "order", partial(payment_result, orders)
+        ),
+        queue_consumer(
+            settings, orders.redis, queue.SHIPMENT_EVENTS, "order", partial(shipment_event, orders)
         ),
     ]
     app = FastAPI(title="ACME order", lifespan=run_consumers(consumers))
-
-    @app.post("/order/add/{userid}")
-    def add(userid: str, body: NewOrder) -> Any:
-        order_id = str(uuid.uuid4())
-        sentry_sdk.set_tag("order_id", order_id)
-        now = datetime.now(UTC)
-        order = Order(
-            id=order_id,
-            userid=userid,
-            status=PENDING,
-            total=body.total,
-            failed_service=None,
-            release=settings.release,
-            firstname=body.firstname,
-            lastname=body.lastname,
-            email=body.email,
-            delivery=body.delivery,
-            address=body.address.model_dump(),
-            card={
-                "type": body.card.type,
-                "number": mask(body.card.number),
-                "expMonth": body.card.expMonth,
-                "expYear": body.card.expYear,
-            },
-            cart=[line.model_dump() for line in body.cart],
-            transaction_id=None,
-            tracking_number=None,
-            created_at=now,
-            updated_at=now,
-        )
-        # Prices and availability come from the catalog, not from the client.
-        try:
-            for line in body.cart:
-                lookup_product(line.itemid)
-        except httpx.HTTPError as exc:
-            order.status, order.failed_service = FAILED, "catalog"
-            with sessions.begin() as session:
-                session.add(order)
-            error = CatalogUnavailable(f"catalog lookup failed for order [{order_id}]: {exc}")
-            report(error, exc)
-            return JSONResponse(
-                {"userid": userid, "order_id": order_id, "status": FAILED, "error": str(error)},
-                status_code=502,
-            )
-        with sessions.begin() as session:
-            session.add(order)
-        sentry_sdk.add_breadcrumb(
-            category="PaymentRequested",
-            level="info",
-            data={"OrderID": order_id, "Total": body.total},
-        )
-        queue.publish(
-            redis,
-            queue.PAYMENT_REQUESTS,
-            domain="Order",
-            source="order",
-            type="PaymentRequested",
-            data={"orderID": order_id, "card": body.card.model_dump(), "total": body.total},
-        )
-        return {
-            "userid": userid,
-            "order_id": order_id,
-            "payment": {"success": False, "message": "pending payment"},
-        }
-
-    @app.get("/order/all")
-    def all_orders() -> dict[str, Any]:
-        with sessions() as session:
-            return {"data": [view(o) for o in session.scalars(select(Order))]}
-
-    @app.get("/order/{userid}")
-    def user_orders(userid: str) -> dict[str, Any]:
-        with sessions() as session:
-            found = session.scalars(select(Order).where(Order.userid == userid))
-            return {"data": [view(o) for o in found]}
-
-    @app.get("/liveness")
-    def liveness() -> dict[str, Any]:
-        return {"message": "order service is alive", "status": 200}
-
+    app.state.context = orders
+    app.include_router(placing)
+    app.include_router(reading)
+    app.include_router(liveness_router("order service is alive"))
     return app

@@ -6,18 +6,27 @@ captured ValueError on failure, a captured message on success (and only then: up
 """
 
 import uuid
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import sentry_sdk
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
+from redis import Redis
 
 from shop import queue
 from shop.cards import Card, mask, validate
 from shop.faults import share_hit
 from shop.instrument import init_sentry
 from shop.payloads import CardIn
-from shop.services.common import FaultView, redis_client, run_consumers
+from shop.services.common import (
+    FaultView,
+    liveness_router,
+    queue_consumer,
+    redis_client,
+    run_consumers,
+)
 from shop.settings import ShopSettings
 
 
@@ -71,14 +80,14 @@ def charge(order_id: str, card: CardIn, total: float) -> dict[str, Any]:
     return result
 
 
-def create_app(settings: ShopSettings) -> FastAPI:
-    init_sentry("payment", settings)
-    redis = redis_client(settings)
-    faults = FaultView(redis)
+@dataclass(frozen=True)
+class PaymentContext:
+    redis: Redis
+    faults: FaultView
 
-    def validated(result: dict[str, Any]) -> None:
+    def validated(self, result: dict[str, Any]) -> None:
         queue.publish(
-            redis,
+            self.redis,
             queue.PAYMENT_RESULTS,
             domain="Payment",
             source="payment",
@@ -86,51 +95,59 @@ def create_app(settings: ShopSettings) -> FastAPI:
             data=result,
         )
 
-    def requested(message: queue.Message) -> None:
-        data = message.data
-        order_id = str(data["orderID"])
-        sentry_sdk.set_tag("order_id", order_id)
-        if share_hit(order_id, faults.current().payment_crash_share):
-            raise PaymentCrash(f"payment processor crashed while charging order [{order_id}]")
-        result = charge(order_id, CardIn.model_validate(data["card"]), float(data["total"]))
-        if result["success"]:
-            sentry_sdk.set_tag("transaction_id", result["transactionID"])
-        validated(result)
 
-    def gave_up(message: queue.Message) -> None:
-        """A request that crashed on every delivery: tell order it failed, so it does not wait."""
-        order_id = str(message.data.get("orderID", ""))
-        sentry_sdk.set_tag("order_id", order_id)
-        validated(
-            {
-                "success": False,
-                "status": 500,
-                "message": "payment processing failed",
-                "amount": message.data.get("total"),
-                "transactionID": "-1",
-                "orderID": order_id,
-            }
-        )
+def requested(payments: PaymentContext, message: queue.Message) -> None:
+    data = message.data
+    order_id = str(data["orderID"])
+    sentry_sdk.set_tag("order_id", order_id)
+    if share_hit(order_id, payments.faults.current().payment_crash_share):
+        raise PaymentCrash(f"payment processor crashed while charging order [{order_id}]")
+    result = charge(order_id, CardIn.model_validate(data["card"]), float(data["total"]))
+    if result["success"]:
+        sentry_sdk.set_tag("transaction_id", result["transactionID"])
+    payments.validated(result)
 
-    consumer = queue.Consumer(
+
+def gave_up(payments: PaymentContext, message: queue.Message) -> None:
+    """A request that crashed on every delivery: tell order it failed, so it does not wait."""
+    order_id = str(message.data.get("orderID", ""))
+    sentry_sdk.set_tag("order_id", order_id)
+    payments.validated(
+        {
+            "success": False,
+            "status": 500,
+            "message": "payment processing failed",
+            "amount": message.data.get("total"),
+            "transactionID": "-1",
+            "orderID": order_id,
+        }
+    )
+
+
+routes = APIRouter()
+
+
+@routes.post("/pay")
+def pay(body: Payment) -> dict[str, Any]:
+    order_id = body.orderID or str(uuid.uuid4())
+    sentry_sdk.set_tag("order_id", order_id)
+    return charge(order_id, body.card, body.total)
+
+
+def create_app(settings: ShopSettings) -> FastAPI:
+    init_sentry("payment", settings)
+    redis = redis_client(settings)
+    payments = PaymentContext(redis, FaultView(redis))
+    consumer = queue_consumer(
+        settings,
         redis,
         queue.PAYMENT_REQUESTS,
         "payment",
-        requested,
-        claim_idle_ms=settings.claim_idle_ms,
-        max_deliveries=settings.max_deliveries,
-        on_dead_letter=gave_up,
+        partial(requested, payments),
+        on_dead_letter=partial(gave_up, payments),
     )
     app = FastAPI(title="ACME payment", lifespan=run_consumers([consumer]))
-
-    @app.post("/pay")
-    def pay(body: Payment) -> dict[str, Any]:
-        order_id = body.orderID or str(uuid.uuid4())
-        sentry_sdk.set_tag("order_id", order_id)
-        return charge(order_id, body.card, body.total)
-
-    @app.get("/liveness")
-    def liveness() -> dict[str, Any]:
-        return {"message": "payment service is alive", "status": 200}
-
+    app.state.context = payments
+    app.include_router(routes)
+    app.include_router(liveness_router("payment service is alive"))
     return app
