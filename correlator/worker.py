@@ -9,14 +9,14 @@ events, and a pass may be repeated without changing the result.
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, select, tuple_, update
 
-from correlator.journeys import TimelineEvent, summarize
+from correlator.journeys import JourneySummary, TimelineEvent, summarize
 from correlator.settings import CorrelatorSettings
 from rules.config import CorrelationRules, current_rules
 from store.clock import utcnow
@@ -421,87 +421,101 @@ class Correlator:
         )
 
     def _recompute(self, connection: Connection, journey_ids: Iterable[int], now: datetime) -> None:
-        ids = sorted(journey_ids)
-        for id_chunk in chunked(ids, 500):
-            events: dict[int, list[TimelineEvent]] = defaultdict(list)
-            for row in connection.execute(
-                select(
-                    JourneyEvent.journey_id,
-                    Event.id,
-                    Event.timestamp,
-                    Event.duration_ms,
-                    Event.type,
-                    Event.level,
-                    Event.service,
-                    Event.release,
-                    Event.environment,
-                    Event.trace_id,
-                    Event.span_id,
-                )
-                .join(Event, Event.id == JourneyEvent.event_row_id)
-                .where(JourneyEvent.journey_id.in_(id_chunk))
-            ):
-                events[row.journey_id].append(
-                    TimelineEvent(
-                        id=row.id,
-                        timestamp=row.timestamp,
-                        duration_ms=row.duration_ms,
-                        type=row.type,
-                        level=row.level,
-                        service=row.service,
-                        release=row.release,
-                        environment=row.environment,
-                        trace_id=row.trace_id,
-                        span_id=row.span_id,
-                    )
-                )
+        for id_chunk in chunked(sorted(journey_ids), 500):
+            events = _timelines(connection, id_chunk)
             labels: list[dict[str, Any]] = []
             summaries: list[dict[str, Any]] = []
             for journey_id in id_chunk:
                 if not events.get(journey_id):
                     continue
                 summary = summarize(events[journey_id], self.rules.journey, now)
-                status = summary.status
-                summaries.append(
-                    {
-                        "b_id": journey_id,
-                        "status": summary.status,
-                        "failed_service": summary.failed_service,
-                        "first_seen_at": summary.first_seen,
-                        "last_seen_at": summary.last_seen,
-                        "event_count": summary.event_count,
-                        "error_count": summary.error_count,
-                        "services": summary.services,
-                        "impacted_services": summary.impacted_services,
-                        "missing_hops": summary.missing_hops,
-                        "releases": summary.releases,
-                        "environments": summary.environments,
-                        "trace_ids": summary.trace_ids,
-                        "hops": [hop.as_dict() for hop in summary.hops],
-                        "updated_at": now,
-                    }
-                )
-                for kind, values in (
-                    ("service", summary.services),
-                    ("impacted", summary.impacted_services),
-                    ("release", summary.releases),
-                    ("environment", summary.environments),
-                ):
-                    labels += [
-                        {
-                            "kind": kind,
-                            "value": v,
-                            "journey_id": journey_id,
-                            "status": status,
-                            "last_seen_at": summary.last_seen,
-                        }
-                        for v in values
-                    ]
+                summaries.append(_journey_row(journey_id, summary, now))
+                labels += _labels(journey_id, summary)
             if summaries:
                 connection.execute(UPDATE_JOURNEY, summaries)
             connection.execute(delete(JourneyLabel).where(JourneyLabel.journey_id.in_(id_chunk)))
             if labels:
                 connection.execute(insert_for(connection, JourneyLabel.__table__), labels)  # type: ignore[arg-type]
+
+
+def _timelines(
+    connection: Connection, journey_ids: Sequence[int]
+) -> dict[int, list[TimelineEvent]]:
+    """The events of each journey, as the pure journey logic reads them."""
+    events: dict[int, list[TimelineEvent]] = defaultdict(list)
+    for row in connection.execute(
+        select(
+            JourneyEvent.journey_id,
+            Event.id,
+            Event.timestamp,
+            Event.duration_ms,
+            Event.type,
+            Event.level,
+            Event.service,
+            Event.release,
+            Event.environment,
+            Event.trace_id,
+            Event.span_id,
+        )
+        .join(Event, Event.id == JourneyEvent.event_row_id)
+        .where(JourneyEvent.journey_id.in_(journey_ids))
+    ):
+        events[row.journey_id].append(
+            TimelineEvent(
+                id=row.id,
+                timestamp=row.timestamp,
+                duration_ms=row.duration_ms,
+                type=row.type,
+                level=row.level,
+                service=row.service,
+                release=row.release,
+                environment=row.environment,
+                trace_id=row.trace_id,
+                span_id=row.span_id,
+            )
+        )
+    return events
+
+
+def _journey_row(journey_id: int, summary: JourneySummary, now: datetime) -> dict[str, Any]:
+    return {
+        "b_id": journey_id,
+        "status": summary.status,
+        "failed_service": summary.failed_service,
+        "first_seen_at": summary.first_seen,
+        "last_seen_at": summary.last_seen,
+        "event_count": summary.event_count,
+        "error_count": summary.error_count,
+        "services": summary.services,
+        "impacted_services": summary.impacted_services,
+        "missing_hops": summary.missing_hops,
+        "releases": summary.releases,
+        "environments": summary.environments,
+        "trace_ids": summary.trace_ids,
+        "hops": [hop.as_dict() for hop in summary.hops],
+        "updated_at": now,
+    }
+
+
+def _labels(journey_id: int, summary: JourneySummary) -> list[dict[str, Any]]:
+    """The label rows that let the orders list filter by service, release and environment
+    (and count by status) without reading journeys."""
+    return [
+        {
+            "kind": kind,
+            "value": value,
+            "journey_id": journey_id,
+            "status": summary.status,
+            "last_seen_at": summary.last_seen,
+        }
+        for kind, values in (
+            ("service", summary.services),
+            ("impacted", summary.impacted_services),
+            ("release", summary.releases),
+            ("environment", summary.environments),
+        )
+        for value in values
+    ]
 
 
 # One statement for every journey a pass recomputes, run once with all their summaries.

@@ -4,9 +4,10 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 
 from collector.app import IngestApp
@@ -27,36 +28,61 @@ from store.retention import Pruner
 from store.settings import DatabaseSettings
 from web.errors import install_error_handler
 
+health = APIRouter(tags=["health"])
 
-def create_app(
-    database_settings: DatabaseSettings | None = None,
-    collector_settings: CollectorSettings | None = None,
-    dashboard_settings: DashboardSettings | None = None,
-    roles: Collection[Role] = ALL_ROLES,
-    correlator_settings: CorrelatorSettings | None = None,
-) -> "IngestApp | FastAPI":
-    """The parts named in `roles`: collector (ingest + webhooks), correlator (a worker thread)
-    and dashboard (read API). Lifespan and state belong to the API app; the ingest app sees the
-    same per-request state (Starlette copies the lifespan state into every request scope)."""
+
+@health.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@health.get("/readyz")
+async def readyz(request: Request) -> dict[str, str]:
+    """The database answers and its schema is at the newest migration."""
+    database: Database = request.state.database
+    try:
+        current = await run_in_threadpool(current_revision, database.engine)
+    except Exception as exc:
+        raise Unavailable(
+            f"database unreachable: {type(exc).__name__}", headers={"Retry-After": "5"}
+        ) from None
+    head = request.state.head_revision
+    if current != head:
+        raise Unavailable(
+            f"database schema at {current}, migrations at {head}: run `sentrail db upgrade`",
+            headers={"Retry-After": "5"},
+        )
+    return {"status": "ready", "revision": str(current)}
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What one server process runs, and with which settings."""
+
+    roles: Collection[Role]
+    database: DatabaseSettings | None = None
+    collector: CollectorSettings | None = None
+    dashboard: DashboardSettings | None = None
+    correlator: CorrelatorSettings | None = None
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        database = Database(database_settings)
+    async def lifespan(self, _app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        database = Database(self.database)
         state: dict[str, Any] = {
             "database": database,
-            "dashboard_settings": dashboard_settings or DashboardSettings(),
+            "dashboard_settings": self.dashboard or DashboardSettings(),
             "head_revision": head_revision(database.settings.database_url),
         }
         ingest = webhooks = None
-        if "collector" in roles:
-            ingest = Ingest.build(database, collector_settings)
+        if "collector" in self.roles:
+            ingest = Ingest.build(database, self.collector)
             ingest.writer.start()
             webhooks = WebhookReader(ingest, SentryProjects(database))
             state |= {"ingest": ingest, "webhooks": webhooks}
-        background = (
-            CorrelatorAndPruner(database, correlator_settings) if "correlator" in roles else None
-        )
-        if background is not None:
+        background = None
+        if "correlator" in self.roles:
+            background = CorrelatorAndPruner(database, self.correlator)
             background.start()
         # Everything made so far (modules, the app, caches) lives as long as the process:
         # kept out of the collector's full passes, which otherwise walk it all and stalled
@@ -73,39 +99,30 @@ def create_app(
                 await run_in_threadpool(background.stop)
             database.dispose()
 
+
+def create_app(
+    database_settings: DatabaseSettings | None = None,
+    collector_settings: CollectorSettings | None = None,
+    dashboard_settings: DashboardSettings | None = None,
+    roles: Collection[Role] = ALL_ROLES,
+    correlator_settings: CorrelatorSettings | None = None,
+) -> "IngestApp | FastAPI":
+    """The parts named in `roles`: collector (ingest + webhooks), correlator (a worker thread)
+    and dashboard (read API). Lifespan and state belong to the API app; the ingest app sees the
+    same per-request state (Starlette copies the lifespan state into every request scope)."""
+    parts = Parts(
+        roles, database_settings, collector_settings, dashboard_settings, correlator_settings
+    )
     app = FastAPI(
         title="sentrail",
         summary="A self-hosted backend for Sentry data, correlated by order, trace and release.",
         version="0.1.0",
-        lifespan=lifespan,
+        lifespan=parts.lifespan,
     )
     install_error_handler(app)
     if "dashboard" in roles:
         app.include_router(api_router)
-
-    @app.get("/healthz", tags=["health"])
-    async def healthz() -> dict[str, str]:
-        """The process is up."""
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["health"])
-    async def readyz(request: Request) -> dict[str, str]:
-        """The database answers and its schema is at the newest migration."""
-        database: Database = request.state.database
-        try:
-            current = await run_in_threadpool(current_revision, database.engine)
-        except Exception as exc:
-            raise Unavailable(
-                f"database unreachable: {type(exc).__name__}", headers={"Retry-After": "5"}
-            ) from None
-        head = request.state.head_revision
-        if current != head:
-            raise Unavailable(
-                f"database schema at {current}, migrations at {head}: run `sentrail db upgrade`",
-                headers={"Retry-After": "5"},
-            )
-        return {"status": "ready", "revision": str(current)}
-
+    app.include_router(health)
     if "dashboard" in roles:
         # Last: the pages take every path the API and health checks did not.
         app.mount("/", create_pages_app())
