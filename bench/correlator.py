@@ -31,6 +31,7 @@ from sqlalchemy import func, select
 
 from bench.http_load import run_load
 from bench.ingest import fresh_database
+from bench.server import running_server
 from collector.items import ItemReader
 from collector.persist import write_batches
 from collector.settings import CollectorSettings
@@ -43,7 +44,6 @@ from store.engine import Database
 from store.models import Event, Journey, Project
 from store.projects import create_project
 from store.settings import DatabaseSettings
-from tests.e2e.server import running_server
 
 RELEASES = ("a1f3c2e", "b7d9e41", "c0ffee5", "d15ea5e")
 OUTCOMES = ("completed",) * 8 + ("payment", "catalog", "stalled")

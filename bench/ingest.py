@@ -21,12 +21,12 @@ from sqlalchemy import func, select
 
 from bench.http_load import run_load
 from bench.payloads import gzipped_envelopes
+from bench.server import running_server
 from store import migrations
 from store.engine import Database
 from store.models import CorrelatorState, Event
 from store.projects import create_project
 from store.settings import DatabaseSettings
-from tests.e2e.server import running_server
 
 POSTGRES = os.environ.get("SENTRAIL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

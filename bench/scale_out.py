@@ -20,12 +20,12 @@ from sqlalchemy import func, select
 from bench.http_load import run_load
 from bench.ingest import fresh_database
 from bench.payloads import gzipped_envelopes
+from bench.server import ROOT, running_server
 from store import migrations
 from store.engine import Database
 from store.models import CorrelatorState, Event
 from store.projects import create_project
 from store.settings import DatabaseSettings
-from tests.e2e.server import ROOT, running_server
 
 
 def run(collectors: int, events: int, workdir: Path) -> None:

@@ -19,11 +19,11 @@ from pathlib import Path
 
 from bench.ingest import fresh_database, process_tree
 from bench.payloads import envelope, error_event
+from bench.server import running_server
 from store import migrations
 from store.engine import Database
 from store.projects import create_project
 from store.settings import DatabaseSettings
-from tests.e2e.server import running_server
 
 
 def rss_mib(pid: int) -> float:

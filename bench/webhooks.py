@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from bench import webhook_payloads as sp
 from bench.http_load import LoadResult, run_load
 from bench.ingest import (
     add_server_options,
@@ -23,12 +24,11 @@ from bench.ingest import (
     group_commits,
     process_cpu_seconds,
 )
+from bench.server import running_server
 from store import migrations
 from store.engine import Database
 from store.models import WebhookDelivery
 from store.settings import DatabaseSettings
-from tests.collector import sentry_payloads as sp
-from tests.e2e.server import running_server
 
 SECRET = "bench-client-secret"
 

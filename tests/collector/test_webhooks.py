@@ -5,11 +5,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from bench import webhook_payloads as sp
 from collector.settings import CollectorSettings
 from correlator.worker import Correlator
 from store.engine import Database
 from store.models import Event, IssueComment, WebhookDelivery
-from tests.collector import sentry_payloads as sp
 from tests.collector.envelopes import envelope_bytes
 from tests.collector.envelopes import event as sdk_event
 from tests.conftest import ProjectKey

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bench.http_load import run_load
+from bench.server import ROOT, Server, running_server
 from correlator.worker import Correlator
 from store.engine import Database
 from store.models import CorrelatorState, Event
@@ -24,7 +25,6 @@ from store.settings import DatabaseSettings
 from tests.collector.envelopes import envelope_bytes, event
 from tests.conftest import _factory, make_project
 from tests.correlator.test_worker import snapshot
-from tests.e2e.server import ROOT, Server, running_server
 from tests.services import PostgresDatabases, SqliteDatabases
 
 ORDERS = 300

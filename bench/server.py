@@ -1,4 +1,8 @@
-"""A real `sentrail serve` in a subprocess, on a free loopback port."""
+"""A real `sentrail serve` (or `collector`) in a subprocess, on a free loopback port.
+
+The benchmarks measure these servers and the end-to-end tests drive them, so both start them
+from here: bench never imports tests, tests may import bench.
+"""
 
 import os
 import signal
@@ -13,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]  # the repository
 
 
 def free_port() -> int:

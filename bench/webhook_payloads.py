@@ -1,7 +1,8 @@
-"""Webhook deliveries as sentry.io sends them (SENTRY_PROTOCOL.md §A), signed as it signs.
+"""Webhook deliveries as sentry.io sends them to an integration, signed as it signs.
 
 sentry.io itself cannot run here, so these stand in for it: compact JSON, non-ASCII escaped,
-HMAC-SHA256 of the body with the integration's client secret.
+HMAC-SHA256 of the body with the integration's client secret. The webhook benchmark sends them
+and the collector's tests check them, so they live with the benchmarks (tests may import bench).
 """
 
 import hashlib
