@@ -130,6 +130,17 @@ def event(
     }
 
 
+def comment(**extra: Any) -> dict[str, Any]:
+    return {
+        "comment_id": "55",
+        "issue_id": "1170820242",
+        "project_slug": "payment",
+        "timestamp": "2026-11-26T10:02:00Z",
+        "comment": "Looking — café",
+        **extra,
+    }
+
+
 def every_resource() -> list[tuple[str, dict[str, Any]]]:
     return [
         (
@@ -199,16 +210,7 @@ def every_resource() -> list[tuple[str, dict[str, Any]]]:
         ),
         (
             "comment",
-            envelope(
-                "created",
-                {
-                    "comment_id": "55",
-                    "issue_id": "1170820242",
-                    "project_slug": "payment",
-                    "timestamp": "2026-11-26T10:02:00Z",
-                    "comment": "Looking — café",
-                },
-            ),
+            envelope("created", comment()),
         ),
         ("seer", envelope("root_cause_started", {"run_id": 1, "group_id": 1170820242})),
         ("future_resource", envelope("happened", {"anything": [1, 2, 3]})),

@@ -105,13 +105,7 @@ def test_issue_lifecycle_and_comments(client: TestClient, database: Database) ->
     assert (detail["status"], detail["assigned_to"]) == ("unresolved", None)
     assert detail["external_url"] == "https://sentry.io/organizations/acme/issues/1170820242/"
 
-    comment = {
-        "comment_id": "55",
-        "issue_id": "1170820242",
-        "project_slug": "payment",
-        "timestamp": "2026-11-26T10:02:00Z",
-        "comment": "Looking — café",
-    }
+    comment = sp.comment()
     assert deliver(client, "comment", sp.envelope("created", comment)) == 200
     assert (
         deliver(
