@@ -12,10 +12,7 @@
    soon journeys are visible while ingesting at full speed.
 """
 
-import argparse
 import asyncio
-import os
-import platform
 import random
 import statistics
 import tempfile
@@ -29,8 +26,9 @@ import httpx
 import orjson
 from sqlalchemy import func, select
 
-from bench.http_load import run_load
-from bench.ingest import fresh_database
+from bench import harness
+from bench.http_load import percentile, run_load
+from bench.server import running_server
 from collector.batch import IngestBatch
 from collector.items import ItemReader
 from collector.persist import write_batches
@@ -41,9 +39,7 @@ from rules.extract import KeyExtractor
 from store import migrations
 from store.engine import Database
 from store.models import Event, Journey, Project
-from store.projects import create_project
 from store.settings import DatabaseSettings
-from tests.e2e.server import running_server
 
 RELEASES = ("a1f3c2e", "b7d9e41", "c0ffee5", "d15ea5e")
 OUTCOMES = ("completed",) * 8 + ("payment", "catalog", "stalled")
@@ -203,8 +199,8 @@ def timed_gets(client: httpx.Client, paths: list[str]) -> list[float]:
 
 
 def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000
+    """In milliseconds."""
+    return percentile(values, p) * 1000
 
 
 async def freshness(
@@ -253,8 +249,7 @@ def _envelope(event: dict[str, Any]) -> bytes:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser = harness.parser(__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--live-events", type=int, default=40_000)
     parser.add_argument("--keep", type=Path, help="Keep the SQLite database at this path.")
@@ -263,26 +258,25 @@ def main() -> None:
     )
     args = parser.parse_args()
     rng = random.Random(11)
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    )
+    print(harness.machine())
     with tempfile.TemporaryDirectory() as tmp:
-        workdir = args.keep.parent if args.keep else Path(tmp)
-        url = f"sqlite:///{args.keep}" if args.keep else fresh_database(args.backend, workdir)
         reuse = bool(args.keep and args.reuse and args.keep.exists())
-        migrations.upgrade(url)
-        database = Database(DatabaseSettings(database_url=url))
+        if args.keep:
+            workdir, url = args.keep.parent, f"sqlite:///{args.keep}"
+            migrations.upgrade(url)  # a kept database may be new, or from an older schema
+        else:
+            workdir = Path(tmp)
+            url = harness.fresh_database(args.backend, workdir)
         started = time.perf_counter()
         if reuse:
+            database = Database(DatabaseSettings(database_url=url))
             with database.sessions() as session:
                 project = session.scalars(select(Project)).one()
                 project_id, key = project.id, project.public_key
                 orders = list(session.scalars(select(Journey.key)))
                 written = session.scalar(select(func.count()).select_from(Event)) or 0
         else:
-            with database.sessions.begin() as session:
-                project = create_project(session=session, name="bench")
-                project_id, key = project.id, project.public_key
+            database, project_id, key = harness.with_project(url)
             written, orders = load(database, project_id, args.events, rng)
         print(f"backend: {args.backend}; loaded {written:,} events, {len(orders):,} orders, "
               f"{len(RELEASES)} releases in {time.perf_counter() - started:.0f} s")  # fmt: skip

@@ -16,11 +16,24 @@ class LoadResult:
         return sum(n for status, n in self.statuses.items() if 200 <= status < 300)
 
     def percentile(self, p: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(len(ordered) * p))] if ordered else 0.0
+        return percentile(self.latencies, p)
+
+    def latency(self) -> str:
+        return (
+            f"p50: {self.percentile(0.50) * 1000:.1f} ms, "
+            f"p99: {self.percentile(0.99) * 1000:.1f} ms, "
+            f"max: {max(self.latencies) * 1000:.1f} ms"
+        )
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
+def percentile(values: list[float], p: float) -> float:
+    """The value `p` (0 to 1) of the way up `values`; 0 when there are none."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] if ordered else 0.0
+
+
+async def read_response(reader: asyncio.StreamReader) -> int:
+    """Reads one response off a keep-alive connection; returns its status."""
     status_line = await reader.readline()
     status = int(status_line.split(b" ", 2)[1])
     length = 0
@@ -65,7 +78,7 @@ async def run_load(
             for request in queue:
                 started = time.perf_counter()
                 writer.write(request)
-                status = await _read_response(reader)
+                status = await read_response(reader)
                 result.latencies.append(time.perf_counter() - started)
                 result.statuses[status] = result.statuses.get(status, 0) + 1
         finally:

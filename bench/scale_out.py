@@ -6,10 +6,6 @@ PostgreSQL (load split evenly, 32 connections in all), plus 2 correlator workers
 
 import argparse
 import asyncio
-import os
-import platform
-import subprocess
-import sys
 import tempfile
 import time
 from contextlib import ExitStack
@@ -17,30 +13,21 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from bench import harness
 from bench.http_load import run_load
-from bench.ingest import fresh_database
 from bench.payloads import gzipped_envelopes
-from store import migrations
-from store.engine import Database
+from bench.server import running_correlators, running_server
 from store.models import CorrelatorState, Event
-from store.projects import create_project
-from store.settings import DatabaseSettings
-from tests.e2e.server import ROOT, running_server
 
 
 def run(collectors: int, events: int, workdir: Path) -> None:
-    url = fresh_database("postgresql", workdir)
-    migrations.upgrade(url)
-    database = Database(DatabaseSettings(database_url=url))
-    with database.sessions.begin() as session:
-        project = create_project(session=session, name="bench")
-        project_id, key = project.id, project.public_key
+    url = harness.fresh_database("postgresql", workdir)
+    database, project_id, key = harness.with_project(url)
     headers = {
         "X-Sentry-Auth": f"Sentry sentry_key={key}, sentry_version=7",
         "Content-Encoding": "gzip",
     }
     bodies = gzipped_envelopes(events)
-    env = {**os.environ, "SENTRAIL_DATABASE_URL": url}
     with ExitStack() as stack:
         servers = [
             stack.enter_context(
@@ -48,13 +35,8 @@ def run(collectors: int, events: int, workdir: Path) -> None:
             )
             for i in range(collectors)
         ]
-        workers = [
-            subprocess.Popen(
-                [sys.executable, "-m", "sentrail", "correlator"],
-                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )
-            for _ in range(2)
-        ]  # fmt: skip
+        logs = [workdir / f"c{collectors}-correlator{i}.log" for i in range(2)]
+        stack.enter_context(running_correlators(url, logs))
 
         async def load() -> tuple[int, float]:
             started = time.perf_counter()
@@ -80,9 +62,6 @@ def run(collectors: int, events: int, workdir: Path) -> None:
                 break
             time.sleep(0.1)
         lag = time.perf_counter() - caught_up
-        for worker in workers:
-            worker.terminate()
-            worker.wait(15)
     database.dispose()
     print(
         f"{collectors} collector(s): {acked:,} acked, {stored:,} stored "
@@ -95,9 +74,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=20_000)
     args = parser.parse_args()
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    )
+    print(harness.machine())
     for collectors in (1, 2):
         with tempfile.TemporaryDirectory() as tmp:
             run(collectors, args.events, Path(tmp))

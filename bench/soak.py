@@ -7,32 +7,17 @@ Sends gzip'd error envelopes at a fixed rate (at most 32 in flight) to a real
 server's resident memory.
 """
 
-import argparse
 import asyncio
 import gzip
-import os
-import platform
 import random
 import tempfile
 import time
 from pathlib import Path
 
-from bench.ingest import fresh_database, process_tree
+from bench import harness
+from bench.http_load import percentile, read_response
 from bench.payloads import envelope, error_event
-from store import migrations
-from store.engine import Database
-from store.projects import create_project
-from store.settings import DatabaseSettings
-from tests.e2e.server import running_server
-
-
-def rss_mib(pid: int) -> float:
-    total = 0
-    for each in process_tree(pid):
-        for line in Path(f"/proc/{each}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
-    return total / 1024
+from bench.server import running_server
 
 
 class Minute:
@@ -66,7 +51,7 @@ async def connection(
             index += 1
             started = time.perf_counter()
             writer.write(head + str(len(body)).encode() + b"\r\n\r\n" + body)
-            status = await read_status(reader)
+            status = await read_response(reader)
             minute = minutes[min(len(minutes) - 1, int((started - start) // 60))]
             if status == 200:
                 minute.latencies.append(time.perf_counter() - started)
@@ -75,17 +60,6 @@ async def connection(
             next_at += interval
     finally:
         writer.close()
-
-
-async def read_status(reader: asyncio.StreamReader) -> int:
-    status = int((await reader.readline()).split(b" ", 2)[1])
-    length = 0
-    while (line := await reader.readline()) not in (b"\r\n", b""):
-        name, _, value = line.partition(b":")
-        if name.lower() == b"content-length":
-            length = int(value)
-    await reader.readexactly(length)
-    return status
 
 
 async def soak(url: str, project_id: int, key: str, rate: float, minutes: int, pid: int) -> None:
@@ -125,35 +99,28 @@ async def soak(url: str, project_id: int, key: str, rate: float, minutes: int, p
     print("minute  acked  refused  p50 ms  p99 ms  server RSS MiB", flush=True)
     for index, minute in enumerate(results, start=1):
         await asyncio.sleep(max(0.0, start + 60 * index - time.perf_counter()))
-        latencies = sorted(minute.latencies) or [0.0]
-        p50 = latencies[int(len(latencies) * 0.5)] * 1000
-        p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
+        p50 = percentile(minute.latencies, 0.5) * 1000
+        p99 = percentile(minute.latencies, 0.99) * 1000
         print(
             f"{index:6d}  {len(minute.latencies):5d}  {minute.refused:7d}  {p50:6.1f}"
-            f"  {p99:6.1f}  {rss_mib(pid):14.1f}",
+            f"  {p99:6.1f}  {harness.rss_mib(pid):14.1f}",
             flush=True,
         )
     await asyncio.gather(*runs)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser = harness.parser(__doc__)
     parser.add_argument("--rate", type=float, default=400.0)
     parser.add_argument("--minutes", type=int, default=10)
     args = parser.parse_args()
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; backend {args.backend}, "
+        f"{harness.machine()}; backend {args.backend}, "
         f"{args.rate:.0f} events/s for {args.minutes} minutes"
     )
     with tempfile.TemporaryDirectory() as tmp:
-        url = fresh_database(args.backend, Path(tmp))
-        migrations.upgrade(url)
-        database = Database(DatabaseSettings(database_url=url))
-        with database.sessions.begin() as session:
-            project = create_project(session=session, name="soak")
-            project_id, key = project.id, project.public_key
+        url = harness.fresh_database(args.backend, Path(tmp))
+        database, project_id, key = harness.with_project(url, name="soak")
         database.dispose()
         with running_server(url, Path(tmp) / "server.log") as server:
             asyncio.run(

@@ -6,45 +6,33 @@ Each round opens `concurrency` connections and sends one delivery on each at onc
 of alerts from sentry.io would; latencies of all rounds are pooled.
 """
 
-import argparse
 import asyncio
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 from sqlalchemy import func, select
 
+from bench import harness
+from bench import webhook_payloads as sp
 from bench.http_load import LoadResult, run_load
-from bench.ingest import (
-    add_server_options,
-    fresh_database,
-    group_commits,
-    process_cpu_seconds,
-)
-from store import migrations
+from bench.server import running_server
 from store.engine import Database
 from store.models import WebhookDelivery
 from store.settings import DatabaseSettings
-from tests.collector import sentry_payloads as sp
-from tests.e2e.server import running_server
 
 SECRET = "bench-client-secret"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser = harness.parser(__doc__, command="serve")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=200)
-    add_server_options(parser, command="serve")
     args = parser.parse_args()
     pooled = LoadResult()
     client_cpu = server_cpu = elapsed = 0.0
     with tempfile.TemporaryDirectory() as tmp:
-        url = fresh_database(args.backend, Path(tmp))
-        migrations.upgrade(url)
+        url = harness.fresh_database(args.backend, Path(tmp))
         env = {"SENTRAIL_SENTRY_CLIENT_SECRET": SECRET}
         with running_server(
             url,
@@ -60,7 +48,7 @@ def main() -> None:
                     for _ in range(args.concurrency)
                 ]
                 client_before = time.process_time()
-                server_before = sum(process_cpu_seconds(server.process.pid))
+                server_before = sum(harness.process_cpu_seconds(server.process.pid))
                 result = asyncio.run(
                     run_load(
                         host,
@@ -74,19 +62,17 @@ def main() -> None:
                 if round_ == 0:
                     continue  # warm-up
                 client_cpu += time.process_time() - client_before
-                server_cpu += sum(process_cpu_seconds(server.process.pid)) - server_before
+                server_cpu += sum(harness.process_cpu_seconds(server.process.pid)) - server_before
                 elapsed += result.elapsed
                 pooled.latencies += result.latencies
                 for status, n in result.statuses.items():
                     pooled.statuses[status] = pooled.statuses.get(status, 0) + n
-        writer_lines = group_commits(Path(tmp) / "server.log")
+        writer_lines = harness.group_commits(Path(tmp) / "server.log")
         database = Database(DatabaseSettings(database_url=url))
         with database.sessions() as session:
             stored = session.scalar(select(func.count()).select_from(WebhookDelivery))
         database.dispose()
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    )
+    print(harness.machine())
     print(
         f"backend: {args.backend}, `sentrail {args.command}`, workers: {args.workers}, "
         f"{args.rounds} rounds of {args.concurrency} concurrent deliveries"
@@ -98,11 +84,7 @@ def main() -> None:
         f"server CPU: {server_cpu / len(pooled.latencies) * 1e6:.0f} µs per delivery; "
         f"load generator: {client_cpu / elapsed:.2f} cores while the rounds ran"
     )
-    print(
-        f"response time p50: {pooled.percentile(0.50) * 1000:.1f} ms, "
-        f"p99: {pooled.percentile(0.99) * 1000:.1f} ms, "
-        f"max: {max(pooled.latencies) * 1000:.1f} ms"
-    )
+    print(f"response time {pooled.latency()}")
 
 
 if __name__ == "__main__":

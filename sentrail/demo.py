@@ -13,13 +13,13 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from sentrail.readiness import ServerExited, wait_ready
 from shop.faults import Faults
 from shop.runner import Shop
 from shop.settings import ShopSettings, git_revision
@@ -118,18 +118,12 @@ class Demo:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches the demo, which stops it last
         )
-        deadline = time.monotonic() + 60
-        while True:
-            if self.server.poll() is not None:
-                raise RuntimeError(f"sentrail exited; see {self.data_dir / 'sentrail.log'}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError("sentrail did not become ready")
-            self.stop_event.wait(0.1)
+        try:
+            wait_ready(self.url, self.server, timeout=60, interval=0.1, pause=self.stop_event.wait)
+        except ServerExited:
+            raise RuntimeError(f"sentrail exited; see {self.data_dir / 'sentrail.log'}") from None
+        except TimeoutError:
+            raise TimeoutError("sentrail did not become ready") from None
 
     def deploy(self, release: str, redis_url: str | None, dsn_url: str) -> Shop:
         """(Re)starts the shop's services on `release`; the embedded Redis outlives a deploy."""

@@ -7,12 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import LargeBinary, String, Text, select
 
+from bench import webhook_payloads as sp
 from collector.scrub import FILTERED, Scrubber, luhn_valid
 from collector.settings import CollectorSettings
 from store.engine import Database
 from store.models import Base
 from store.payload import decompress
-from tests.collector import sentry_payloads as sp
 from tests.collector.envelopes import envelope_bytes, event
 from tests.conftest import ProjectKey
 

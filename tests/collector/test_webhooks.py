@@ -5,11 +5,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from bench import webhook_payloads as sp
 from collector.settings import CollectorSettings
 from correlator.worker import Correlator
 from store.engine import Database
 from store.models import Event, IssueComment, WebhookDelivery
-from tests.collector import sentry_payloads as sp
 from tests.collector.envelopes import envelope_bytes
 from tests.collector.envelopes import event as sdk_event
 from tests.conftest import ProjectKey
@@ -105,13 +105,7 @@ def test_issue_lifecycle_and_comments(client: TestClient, database: Database) ->
     assert (detail["status"], detail["assigned_to"]) == ("unresolved", None)
     assert detail["external_url"] == "https://sentry.io/organizations/acme/issues/1170820242/"
 
-    comment = {
-        "comment_id": "55",
-        "issue_id": "1170820242",
-        "project_slug": "payment",
-        "timestamp": "2026-11-26T10:02:00Z",
-        "comment": "Looking — café",
-    }
+    comment = sp.comment()
     assert deliver(client, "comment", sp.envelope("created", comment)) == 200
     assert (
         deliver(

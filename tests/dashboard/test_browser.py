@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.server import Server, running_server
 from store.engine import Database
 from store.settings import DatabaseSettings
 from tests.conftest import make_project
 from tests.correlator.shop_events import Shop
-from tests.e2e.server import Server, running_server
 from tests.services import IN_CI
 
 playwright = pytest.importorskip("playwright.sync_api")

@@ -7,12 +7,12 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
+from bench.server import Server, start_server
 from store.engine import Database
 from store.models import Event
 from store.settings import DatabaseSettings
 from tests.collector.envelopes import envelope_bytes, event
 from tests.conftest import ProjectKey, make_project
-from tests.e2e.server import Server, start_server
 
 CONCURRENCY = 32
 KILL_AFTER_ACKS = 400

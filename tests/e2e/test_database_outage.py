@@ -18,13 +18,13 @@ import psycopg
 import pytest
 from sqlalchemy import select
 
+from bench.server import Server, free_port, running_server
 from store import migrations
 from store.engine import Database
 from store.models import Event
 from store.settings import DatabaseSettings
 from tests.collector.envelopes import envelope_bytes, event
 from tests.conftest import make_project
-from tests.e2e.server import Server, free_port, running_server
 from tests.services import require_postgres
 
 PG_BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin"))

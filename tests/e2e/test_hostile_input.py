@@ -13,12 +13,12 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
+from bench.server import Server, running_server
 from store.engine import Database
 from store.models import CorrelationKey, Event, Issue, SessionCount
 from store.settings import DatabaseSettings
 from tests.collector.envelopes import envelope_bytes, event
 from tests.conftest import BACKENDS, ProjectKey, _factory, make_project
-from tests.e2e.server import Server, running_server
 from tests.services import PostgresDatabases, SqliteDatabases
 
 MiB = 1024 * 1024

@@ -13,12 +13,12 @@ import psycopg
 import pytest
 from sqlalchemy import select
 
+from bench.server import running_server
 from store.engine import Database
 from store.models import Event
 from store.settings import DatabaseSettings
 from tests.collector.envelopes import envelope_bytes, event
 from tests.conftest import make_project
-from tests.e2e.server import running_server
 
 MAX_PENDING = 4
 MAX_BATCH = 2

@@ -9,12 +9,12 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.openapi import from_url
 
+from bench import webhook_payloads as sp
+from bench.server import running_server
 from store.engine import Database
 from store.settings import DatabaseSettings
-from tests.collector import sentry_payloads as sp
 from tests.collector.envelopes import envelope_bytes, event
 from tests.conftest import BACKENDS, _factory, make_project
-from tests.e2e.server import running_server
 from tests.services import PostgresDatabases, SqliteDatabases
 
 SECRET = "fuzz-client-secret"

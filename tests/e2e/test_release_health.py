@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.server import ROOT, Server, running_server
 from store.engine import Database
 from store.settings import DatabaseSettings
 from tests.conftest import make_project
-from tests.e2e.server import ROOT, Server, running_server
 
 # Four users over ten sessions per release; r2 crashes more.
 PLANS = {

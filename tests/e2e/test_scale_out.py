@@ -2,10 +2,7 @@
 workers under load lose nothing, duplicate nothing, and build the journeys one process would."""
 
 import asyncio
-import os
 import random
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bench.http_load import run_load
+from bench.server import Server, running_correlators, running_server
 from correlator.worker import Correlator
 from store.engine import Database
 from store.models import CorrelatorState, Event
@@ -24,7 +22,6 @@ from store.settings import DatabaseSettings
 from tests.collector.envelopes import envelope_bytes, event
 from tests.conftest import _factory, make_project
 from tests.correlator.test_worker import snapshot
-from tests.e2e.server import ROOT, Server, running_server
 from tests.services import PostgresDatabases, SqliteDatabases
 
 ORDERS = 300
@@ -55,7 +52,6 @@ def cluster(
     """A PostgreSQL deployment: SQLite has a single writer by design, so no SQLite variant."""
     database_url = _factory(_factories, "postgresql").fresh()
     database = Database(DatabaseSettings(database_url=database_url))
-    env = {**os.environ, "SENTRAIL_DATABASE_URL": database_url}
     with ExitStack() as stack:
         servers = [
             stack.enter_context(
@@ -63,22 +59,11 @@ def cluster(
             )
             for i in range(2)
         ]
-        workers = [
-            subprocess.Popen(
-                [sys.executable, "-m", "sentrail", "correlator"],
-                cwd=ROOT,
-                env=env,
-                stdout=(tmp_path / f"correlator{i}.log").open("wb"),
-                stderr=subprocess.STDOUT,
-            )
-            for i in range(2)
-        ]
+        logs = [tmp_path / f"correlator{i}.log" for i in range(2)]
+        stack.enter_context(running_correlators(database_url, logs))
         try:
             yield servers, database
         finally:
-            for worker in workers:
-                worker.terminate()
-                worker.wait(15)
             database.dispose()
 
 

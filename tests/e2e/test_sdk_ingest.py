@@ -10,11 +10,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from bench.server import ROOT, Server, running_server
 from store.engine import Database
 from store.models import Event
 from store.settings import DatabaseSettings
 from tests.conftest import ProjectKey, make_project
-from tests.e2e.server import ROOT, Server, running_server
 
 
 @pytest.fixture

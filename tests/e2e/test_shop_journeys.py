@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from bench.server import Server, running_server
 from shop.runner import Shop, free_port, running_shop
 from shop.settings import ShopSettings
 from shop.traffic import Scenario, Truth, run_traffic
@@ -21,7 +22,6 @@ from store.models import CorrelationKey, CorrelatorState, Event
 from store.payload import decompress
 from store.settings import DatabaseSettings
 from tests.conftest import make_project
-from tests.e2e.server import Server, running_server
 from tests.services import fresh_redis_url
 
 RELEASE = "e2e-release-1"

@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.collector import sentry_payloads as sp
-from tests.e2e.server import Server, free_port, running_server
+from bench import webhook_payloads as sp
+from bench.server import Server, free_port, running_server
 
 SECRET, TOKEN = "enrich-client-secret", "sntrys_test_token"
 EVENT_ID = uuid.uuid4().hex

@@ -8,11 +8,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from bench import webhook_payloads as sp
+from bench.server import Server, running_server
 from store.engine import Database
 from store.models import Event, WebhookDelivery
 from store.settings import DatabaseSettings
-from tests.collector import sentry_payloads as sp
-from tests.e2e.server import Server, running_server
 
 SECRET = "e2e-client-secret"
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
+from bench.server import Server, start_server
 from store.engine import Database
 from store.models import Event
 from store.settings import DatabaseSettings
 from tests.collector.envelopes import envelope_bytes, event
 from tests.conftest import ProjectKey, make_project
-from tests.e2e.server import Server, start_server
 
 CONNECTIONS = 64
 

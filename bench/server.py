@@ -1,19 +1,22 @@
-"""A real `sentrail serve` in a subprocess, on a free loopback port."""
+"""Real sentrail processes: `serve` or `collector` on a free loopback port, `correlator` workers.
+
+The benchmarks measure these servers and the end-to-end tests drive them, so both start them
+from here: bench never imports tests, tests may import bench.
+"""
 
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+from sentrail.readiness import ServerExited, wait_ready
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]  # the repository
 
 
 def free_port() -> int:
@@ -36,20 +39,6 @@ class Server:
         """kill -9: no shutdown hooks, no flush, nothing graceful."""
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)  # polling for readiness, bounded by the deadline
-    raise RuntimeError(f"server not ready after {timeout}s:\n{log.read_text()[-3000:]}")
 
 
 def start_server(
@@ -81,7 +70,10 @@ def start_server(
             stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
-    wait_ready(url, process, log)
+    try:
+        wait_ready(url, process, timeout=30, interval=0.05)
+    except (ServerExited, TimeoutError) as error:
+        raise RuntimeError(f"server {error}:\n{log.read_text()[-3000:]}") from None
     return Server(url, process, log)
 
 
@@ -98,3 +90,29 @@ def running_server(database_url: str, log: Path, **kwargs: object) -> Iterator[S
             except subprocess.TimeoutExpired:
                 server.process.kill()
                 server.process.wait()
+
+
+@contextmanager
+def running_correlators(
+    database_url: str, logs: list[Path]
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """`sentrail correlator` workers beside the collectors, one per log: how a scale-out
+    deployment runs them. SIGTERM on the way out, as a deployment stops them."""
+    env = {**os.environ, "SENTRAIL_DATABASE_URL": database_url}
+    with ExitStack() as stack:
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-m", "sentrail", "correlator"],
+                cwd=ROOT,
+                env=env,
+                stdout=stack.enter_context(log.open("ab")),
+                stderr=subprocess.STDOUT,
+            )
+            for log in logs
+        ]
+        try:
+            yield workers
+        finally:
+            for worker in workers:
+                worker.terminate()
+                worker.wait(15)

@@ -1,7 +1,8 @@
-"""Webhook deliveries as sentry.io sends them (SENTRY_PROTOCOL.md §A), signed as it signs.
+"""Webhook deliveries as sentry.io sends them to an integration, signed as it signs.
 
 sentry.io itself cannot run here, so these stand in for it: compact JSON, non-ASCII escaped,
-HMAC-SHA256 of the body with the integration's client secret.
+HMAC-SHA256 of the body with the integration's client secret. The webhook benchmark sends them
+and the collector's tests check them, so they live with the benchmarks (tests may import bench).
 """
 
 import hashlib
@@ -129,6 +130,17 @@ def event(
     }
 
 
+def comment(**extra: Any) -> dict[str, Any]:
+    return {
+        "comment_id": "55",
+        "issue_id": "1170820242",
+        "project_slug": "payment",
+        "timestamp": "2026-11-26T10:02:00Z",
+        "comment": "Looking — café",
+        **extra,
+    }
+
+
 def every_resource() -> list[tuple[str, dict[str, Any]]]:
     return [
         (
@@ -198,16 +210,7 @@ def every_resource() -> list[tuple[str, dict[str, Any]]]:
         ),
         (
             "comment",
-            envelope(
-                "created",
-                {
-                    "comment_id": "55",
-                    "issue_id": "1170820242",
-                    "project_slug": "payment",
-                    "timestamp": "2026-11-26T10:02:00Z",
-                    "comment": "Looking — café",
-                },
-            ),
+            envelope("created", comment()),
         ),
         ("seer", envelope("root_cause_started", {"run_id": 1, "group_id": 1170820242})),
         ("future_resource", envelope("happened", {"anything": [1, 2, 3]})),
