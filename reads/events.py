@@ -16,19 +16,7 @@ TRACE_EVENT_LIMIT = 1000
 
 
 def event_summary(event: Event) -> schemas.EventSummary:
-    return schemas.EventSummary(
-        event_id=event.event_id,
-        timestamp=event.timestamp,
-        service=event.service,
-        level=event.level,
-        type=event.type,
-        title=event.title,
-        message=event.message,
-        release=event.release,
-        environment=event.environment,
-        trace_id=event.trace_id,
-        issue_id=event.issue_id,
-    )
+    return schemas.from_row(schemas.EventSummary, event)
 
 
 def _payload(raw: bytes) -> Any:
@@ -51,25 +39,8 @@ def get_event(*, session: Session, event_id: str) -> schemas.EventDetail:
         .order_by(CorrelationKey.id)
     ):
         keys[name].append(value)
-    return schemas.EventDetail(
-        **event_summary(event).model_dump(),
-        project_id=event.project_id,
-        received_at=event.received_at,
-        platform=event.platform,
-        logger=event.logger,
-        server_name=event.server_name,
-        transaction=event.transaction,
-        culprit=event.culprit,
-        span_id=event.span_id,
-        parent_span_id=event.parent_span_id,
-        op=event.op,
-        duration_ms=event.duration_ms,
-        handled=event.handled,
-        source=event.source,
-        external_url=event.external_url,
-        tags=event.tags,
-        keys=dict(keys),
-        payload=_payload(event.payload),
+    return schemas.from_row(
+        schemas.EventDetail, event, keys=dict(keys), payload=_payload(event.payload)
     )
 
 

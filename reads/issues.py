@@ -14,21 +14,7 @@ from store.models import Event, Issue, IssueComment
 
 
 def issue_summary(issue: Issue) -> schemas.IssueSummary:
-    return schemas.IssueSummary(
-        id=issue.id,
-        project_id=issue.project_id,
-        title=issue.title,
-        culprit=issue.culprit,
-        type=issue.type,
-        level=issue.level,
-        status=issue.status,
-        substatus=issue.substatus,
-        count=issue.count,
-        first_seen=issue.first_seen_at,
-        last_seen=issue.last_seen_at,
-        first_release=issue.first_release,
-        last_release=issue.last_release,
-    )
+    return schemas.from_row(schemas.IssueSummary, issue)
 
 
 def list_issues(
@@ -77,14 +63,9 @@ def get_issue(*, session: Session, issue_id: int) -> schemas.IssueDetail:
         if issue.sentry_id
         else []
     )
-    return schemas.IssueDetail(
-        **issue_summary(issue).model_dump(),
-        resolved_at=issue.resolved_at,
-        regressed_at=issue.regressed_at,
-        regressed_release=issue.regressed_release,
-        sentry_id=issue.sentry_id,
-        external_url=issue.external_url,
-        assigned_to=issue.assigned_to,
+    return schemas.from_row(
+        schemas.IssueDetail,
+        issue,
         comments=[schemas.Comment.model_validate(c) for c in comments],
         services=distinct_of(Event.service),
         releases=distinct_of(Event.release),

@@ -103,29 +103,13 @@ def orders_of_trace(session: Session, trace_id: str) -> list[str]:
 
 
 def order_summary(journey: Journey) -> schemas.OrderSummary:
-    return schemas.OrderSummary(
-        order_id=journey.key,
-        status=journey.status,
-        first_seen=journey.first_seen_at,
-        last_seen=journey.last_seen_at,
-        services=journey.services,
-        failed_service=journey.failed_service,
-        releases=journey.releases,
-        event_count=journey.event_count,
-        error_count=journey.error_count,
-    )
+    return schemas.from_row(schemas.OrderSummary, journey)
 
 
 def order_detail(session: Session, journey: Journey) -> schemas.OrderDetail:
-    summary = order_summary(journey).model_dump(exclude={"order_id", "status"})
-    return schemas.OrderDetail(
-        order_id=journey.key,
-        status=journey.status,
-        **summary,
-        impacted_services=journey.impacted_services,
-        missing_hops=journey.missing_hops,
-        environments=journey.environments,
-        trace_ids=journey.trace_ids,
+    return schemas.from_row(
+        schemas.OrderDetail,
+        journey,
         hops=[schemas.Hop.model_validate(hop) for hop in journey.hops],
         events=[event_summary(e) for e in order_events(session, journey.id)],
     )

@@ -11,6 +11,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from reads import schemas
 from reads.services import impacted_orders
 from store.models import EventRollup, Issue, Journey, JourneyLabel, SessionCount, SessionUser
 from store.statuses import COMPLETED, FAILED, STALLED, STATUSES
@@ -206,15 +207,7 @@ def _issues(session: Session, column: Any, version: str) -> tuple[list[dict[str,
 
 
 def _issue(issue: Issue) -> dict[str, Any]:
-    return {
-        "id": issue.id,
-        "title": issue.title,
-        "level": issue.level,
-        "status": issue.status,
-        "count": issue.count,
-        "first_seen": issue.first_seen_at,
-        "last_seen": issue.last_seen_at,
-    }
+    return schemas.from_row(schemas.ReleaseIssue, issue).model_dump()
 
 
 def _numbers(session: Session, version: str) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Response shapes of the read API (CONTRACT.md). Timestamps serialise as RFC 3339 UTC."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -258,3 +258,18 @@ class ReleaseDetail(BaseModel):
     services: list[ReleaseService]
     previous_release: str | None
     delta: dict[str, float | None]
+
+
+Shape = TypeVar("Shape", bound=BaseModel)
+# Where a response field's name differs from the stored column's: the API keeps the names the
+# public interface promised (docs/reference.md), the tables the `_at` convention.
+COLUMN_OF = {"first_seen": "first_seen_at", "last_seen": "last_seen_at", "order_id": "key"}
+
+
+def from_row(shape: type[Shape], row: object, **given: Any) -> Shape:
+    """`shape` filled from the row's columns of the same name, `given` values first."""
+    values = {
+        name: given[name] if name in given else getattr(row, COLUMN_OF.get(name, name))
+        for name in shape.model_fields
+    }
+    return shape.model_validate(values)

@@ -3,7 +3,6 @@ the journey shows its failing and missing hop, filters and search work, hostile 
 stays text, and the token wall holds."""
 
 import os
-import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.browser import CHROMIUM, CHROMIUM_ARGS
 from bench.server import Server, running_server
 from store.engine import Database
 from store.settings import DatabaseSettings
@@ -23,15 +23,6 @@ from tests.services import IN_CI
 
 playwright = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TOKEN = "a-dashboard-token-for-tests"
 XSS_IMG = "<img src=x onerror=\"window.__xss='img'\">"
 XSS_SCRIPT = "<script>window.__xss='script'</script>"

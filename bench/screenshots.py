@@ -1,5 +1,5 @@
 """Takes the README's screenshots from a running sentrail (after `sentrail demo`), in Debian's
-Chromium:  python docs/make_screenshots.py [http://127.0.0.1:8000]"""
+Chromium:  python -m bench.screenshots [http://127.0.0.1:8000]"""
 
 import sys
 from pathlib import Path
@@ -7,15 +7,9 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import sync_playwright
 
-HERE = Path(__file__).parent
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from bench.browser import CHROMIUM, CHROMIUM_ARGS
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def main(url: str) -> None:
@@ -30,11 +24,11 @@ def main(url: str) -> None:
         "services": "/services",
     }
     with sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1360, "height": 900})
         for name, path in pages.items():
             page.goto(url + path)
-            page.screenshot(path=str(HERE / f"{name}.png"))
+            page.screenshot(path=str(DOCS / f"{name}.png"))
             print(f"docs/{name}.png: {path}")
         browser.close()
 
