@@ -25,38 +25,46 @@ class KeyExtractor:
         self._rules = [(rule, [re.compile(p) for p in rule.patterns]) for rule in rules.keys]
 
     def extract(self, fields: EventFields) -> list[tuple[str, str]]:
-        """Distinct (name, value) pairs, in rule order."""
+        """Distinct (name, value) pairs, in rule order.
+
+        What the event says about itself decides (docs/decisions.md#11): its tags, extra, and
+        message or exception text. Breadcrumbs count only when none of these carries the key,
+        and then only the latest breadcrumb that does: an SDK with no request scope keeps the
+        breadcrumbs of earlier orders (sentry-python in a worker loop), and an error of order B
+        must not join order A because A's breadcrumb is still in the buffer.
+        """
         found: dict[tuple[str, str], None] = {}
         breadcrumbs = [c for c in fields.breadcrumbs if isinstance(c.get("data"), dict)]
         texts = [t for t in fields.texts if t]
         for rule, patterns in self._rules:
-            seen: set[str] = set()  # a key repeats (every breadcrumb of a flow): clean it once
-            for value in _values(rule, patterns, fields, breadcrumbs, texts):
-                if isinstance(value, str):
-                    if value in seen:
-                        continue
-                    seen.add(value)
-                cleaned = _clean(value)
-                if cleaned and cleaned not in rule.ignore_values:
-                    found[(rule.name, cleaned)] = None
+            values = _cleaned(rule, _own_values(rule, patterns, fields, texts))
+            if not values:
+                values = _cleaned(rule, _latest_breadcrumb_value(rule, breadcrumbs))
+            for value in values:
+                found[(rule.name, value)] = None
         return list(found)
 
 
-def _values(
-    rule: KeyRule,
-    patterns: list[re.Pattern[str]],
-    fields: EventFields,
-    breadcrumbs: list[Mapping[str, Any]],
-    texts: list[str],
+def _cleaned(rule: KeyRule, values: Iterable[Any]) -> list[str]:
+    kept: dict[str, None] = {}
+    seen: set[str] = set()  # a key repeats (tag, extra and message): clean it once
+    for value in values:
+        if isinstance(value, str):
+            if value in seen:
+                continue
+            seen.add(value)
+        cleaned = _clean(value)
+        if cleaned and cleaned not in rule.ignore_values:
+            kept[cleaned] = None
+    return list(kept)
+
+
+def _own_values(
+    rule: KeyRule, patterns: list[re.Pattern[str]], fields: EventFields, texts: list[str]
 ) -> Iterable[Any]:
     for tag in rule.tags:
         if tag in fields.tags:
             yield fields.tags[tag]
-    for crumb in breadcrumbs:
-        data = crumb["data"]
-        for key in rule.breadcrumb_data:
-            if key in data:
-                yield data[key]
     for key in rule.extra:
         if key in fields.extra:
             yield fields.extra[key]
@@ -64,6 +72,16 @@ def _values(
         for text in texts:
             for match in pattern.finditer(text):
                 yield match.group("value")
+
+
+def _latest_breadcrumb_value(rule: KeyRule, breadcrumbs: list[Mapping[str, Any]]) -> list[Any]:
+    """The key of the newest breadcrumb that carries one (SDKs send breadcrumbs oldest first)."""
+    for crumb in reversed(breadcrumbs):
+        data = crumb["data"]
+        for key in rule.breadcrumb_data:
+            if key in data and _cleaned(rule, [data[key]]):
+                return [data[key]]
+    return []
 
 
 def _clean(value: Any) -> str | None:

@@ -1,0 +1,88 @@
+"""Key precedence: what an event says about itself beats the breadcrumbs an SDK kept from earlier
+work (docs/decisions.md#11)."""
+
+import uuid
+from typing import Any
+
+import sentry_sdk
+from sentry_sdk.envelope import Envelope
+from sentry_sdk.transport import Transport
+
+from rules.config import current_rules
+from rules.extract import EventFields, KeyExtractor
+
+EXTRACTOR = KeyExtractor(current_rules())
+
+
+def keys_of(event: dict[str, Any]) -> list[tuple[str, str]]:
+    crumbs = event.get("breadcrumbs") or {}
+    values = crumbs.get("values", crumbs) if isinstance(crumbs, dict) else crumbs
+    texts = [event.get("message") or ""]
+    texts += [e.get("value") or "" for e in (event.get("exception") or {}).get("values", [])]
+    return EXTRACTOR.extract(
+        EventFields(event.get("tags") or {}, values, event.get("extra") or {}, texts)
+    )
+
+
+def crumb(order: str) -> dict[str, Any]:
+    return {"category": "CreditCardValidated", "data": {"OrderID": order}}
+
+
+def test_a_tag_beats_a_stale_breadcrumb() -> None:
+    stale, own = str(uuid.uuid4()), str(uuid.uuid4())
+    event = {"tags": {"order_id": own}, "breadcrumbs": [crumb(stale)], "message": "boom"}
+    assert keys_of(event) == [("order_id", own)]
+
+
+def test_the_message_beats_a_stale_breadcrumb() -> None:
+    stale, own = str(uuid.uuid4()), str(uuid.uuid4())
+    event = {"breadcrumbs": [crumb(stale)], "message": f"validation failed for order [{own}]"}
+    assert keys_of(event) == [("order_id", own)]
+
+
+def test_without_a_key_of_its_own_only_the_newest_breadcrumb_counts() -> None:
+    older, newer = str(uuid.uuid4()), str(uuid.uuid4())
+    event = {"breadcrumbs": [crumb(older), {"data": {"other": 1}}, crumb(newer)], "message": "x"}
+    assert keys_of(event) == [("order_id", newer)]
+
+
+def test_breadcrumbs_alone_still_carry_the_key() -> None:
+    only = str(uuid.uuid4())
+    assert keys_of({"breadcrumbs": [crumb(only)], "message": "x"}) == [("order_id", only)]
+
+
+class Recording(Transport):
+    """Keeps what sentry-python would send, through its own envelope machinery."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[dict[str, Any]] = []
+
+    def capture_envelope(self, envelope: Envelope) -> None:
+        for item in envelope.items:
+            if item.type == "event" and item.payload.json is not None:
+                self.events.append(item.payload.json)
+
+
+def test_a_worker_loop_without_request_scope_puts_each_error_in_its_own_order() -> None:
+    """sentry-python keeps breadcrumbs for the life of a worker with no request scope: the error
+    of a later order still carries every earlier order's breadcrumb."""
+    transport = Recording()
+    sentry_sdk.init(dsn="http://key@127.0.0.1:9/1", transport=transport, max_breadcrumbs=100)
+    try:
+        orders = [str(uuid.uuid4()) for _ in range(6)]
+        failing = set(orders[1::2])
+        for order in orders:
+            sentry_sdk.add_breadcrumb(category="CreditCardValidated", data={"OrderID": order})
+            if order in failing:
+                with sentry_sdk.new_scope() as scope:
+                    scope.set_tag("order_id", order)
+                    sentry_sdk.capture_message(f"validation failed for order [{order}] : bad")
+        sentry_sdk.flush()
+    finally:
+        sentry_sdk.init()  # no DSN: nothing is sent by later tests
+    assert len(transport.events) == len(failing)
+    for event in transport.events:
+        assert len(event["breadcrumbs"]["values"]) > 1 or event["tags"]["order_id"] == orders[1]
+        assert keys_of(event) == [("order_id", event["tags"]["order_id"])]
+    assert {event["tags"]["order_id"] for event in transport.events} == failing
