@@ -1,4 +1,5 @@
-"""Webhook deliveries as sentry.io sends them to an integration, signed as it signs.
+"""Webhook deliveries as sentry.io sends them to an integration, signed as it signs
+(docs/protocol.md#webhooks-from-sentryio).
 
 sentry.io itself cannot run here, so these stand in for it: compact JSON, non-ASCII escaped,
 HMAC-SHA256 of the body with the integration's client secret. The webhook benchmark sends them

@@ -3,8 +3,8 @@
 A framework's middleware stack (error pages, CORS, exception mapping, routing) cost more per
 request than parsing the event did (bench/ingest.py), so these few routes dispatch here: match
 the path, answer CORS, call the endpoint, map a `SentrailError` to its `{"detail"}` answer.
-The routes are the Sentry protocol's, documented in README.md rather than in the read API's
-OpenAPI.
+The routes are the Sentry protocol's, documented in docs/reference.md and docs/protocol.md
+rather than in the read API's OpenAPI.
 """
 
 import logging

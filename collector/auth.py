@@ -1,4 +1,4 @@
-"""DSN authentication (SENTRY_PROTOCOL.md §B): which public key a request carries.
+"""DSN authentication (docs/protocol.md#dsn-and-authentication): which public key a request carries.
 
 Accepted, any one of: `X-Sentry-Auth: Sentry sentry_key=…`, `Authorization: Sentry …`, the
 `sentry_key` query parameter, and the envelope header `dsn`. When several are given they must

@@ -1,7 +1,8 @@
 """Content-Encoding of request bodies, decompressed under a cap.
 
 Every decoder produces output in bounded steps, so a decompression bomb is refused as soon as it
-passes the cap, without holding more than the cap in memory (SENTRY_PROTOCOL.md §B).
+passes the cap, without holding more than the cap in memory
+(docs/protocol.md#encodings-and-size-caps).
 """
 
 import zlib

@@ -1,6 +1,6 @@
 """`POST /api/{project_id}/envelope/` and `/store/`: authenticate, bound, parse, store, answer.
 
-Only what the hot path needs lives here (DESIGN.md decision 9): no correlator, no pandas.
+Only what the hot path needs lives here (docs/decisions.md#9): no correlator, no pandas.
 """
 
 from dataclasses import dataclass

@@ -1,4 +1,4 @@
-"""Grouping events into issues, as Sentry's default grouping does (SENTRY_PROTOCOL.md §F)."""
+"""Grouping events into issues, as Sentry's default grouping does (docs/protocol.md#grouping)."""
 
 import hashlib
 import posixpath

@@ -1,6 +1,7 @@
 """One SDK event → one `event` row, its grouping seed and its correlation keys.
 
-Runs once, at ingest (SENTRY_PROTOCOL.md §C); everything downstream reads the columns it fills.
+Runs once, at ingest (docs/protocol.md#event-payload); everything downstream reads the columns
+it fills.
 """
 
 import re

@@ -1,4 +1,4 @@
-"""Envelope and store-body parsing (SENTRY_PROTOCOL.md §B). Pure functions over bytes."""
+"""Envelope and store-body parsing (docs/protocol.md#envelopes). Pure functions over bytes."""
 
 import base64
 import binascii

@@ -1,4 +1,5 @@
-"""Release-health items (SENTRY_PROTOCOL.md §D) → counters per release, environment, minute.
+"""Release-health items → counters per release, environment, minute
+(docs/protocol.md#sessions-release-health).
 
 A `session` item is one update of one session: `init` counts it once, and its first terminal
 update (exited, crashed, abnormal) says how it ended; the writer remembers each `sid` so that a

@@ -1,5 +1,5 @@
 """SDK timestamps are Unix seconds (int/float, sometimes as a string) or RFC 3339 strings.
-They are normalised once, here, to timezone-aware UTC (DESIGN.md decision 8)."""
+They are normalised once, here, to timezone-aware UTC (docs/decisions.md#8)."""
 
 import math
 from datetime import UTC, datetime, timedelta

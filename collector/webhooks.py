@@ -1,4 +1,4 @@
-"""sentry.io webhooks (SENTRY_PROTOCOL.md §A): verify, record once, answer fast.
+"""sentry.io webhooks (docs/protocol.md#webhooks-from-sentryio): verify, record once, answer fast.
 
 `POST /webhooks/sentry` takes integration-platform deliveries, signed with the integration's
 client secret; `POST /webhooks/sentry/legacy?token=…` takes the legacy WebHooks plugin, which

@@ -1,7 +1,7 @@
 """Group commit: requests that arrive while a commit runs share the next transaction.
 
-A request is answered only after the transaction holding its data has committed (DESIGN.md
-decision 1). One writer per process owns the write path.
+A request is answered only after the transaction holding its data has committed
+(docs/decisions.md#1). One writer per process owns the write path.
 """
 
 import asyncio

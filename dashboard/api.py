@@ -85,13 +85,13 @@ def get_issue(
 def session_totals(
     session: SessionDep, release: str | None = None, environment: str | None = None
 ) -> schemas.SessionList:
-    """Release-health counters as stored ."""
+    """Release-health counters as stored."""
     return sessions.session_totals(session=session, release=release, environment=environment)
 
 
 @router.get("/outcomes", response_model=schemas.OutcomeList)
 def outcome_totals(session: SessionDep) -> schemas.OutcomeList:
-    """Items received but not stored as events ."""
+    """Items received but not stored as events."""
     return outcomes.outcome_totals(session=session)
 
 
@@ -102,7 +102,7 @@ def list_deliveries(
     limit: Limit = 50,
     cursor: str | None = None,
 ) -> schemas.DeliveryList:
-    """Webhook deliveries from sentry.io, newest first ."""
+    """Webhook deliveries from sentry.io, newest first."""
     return deliveries.list_deliveries(
         session=session, resource=resource, limit=limit, cursor=parse_cursor(cursor)
     )

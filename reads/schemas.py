@@ -1,4 +1,4 @@
-"""Response shapes of the read API (CONTRACT.md). Timestamps serialise as RFC 3339 UTC."""
+"""Response shapes of the read API (docs/reference.md). Timestamps serialise as RFC 3339 UTC."""
 
 from datetime import datetime
 from typing import Any, TypeVar

@@ -1,4 +1,4 @@
-"""`sentrail`: the command line (CONTRACT.md)."""
+"""`sentrail`: the command line (docs/reference.md#cli)."""
 
 import asyncio
 import gc

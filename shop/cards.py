@@ -1,4 +1,5 @@
-"""Card validation as the payment service does it (ACME_SHOP.md), first failure wins."""
+"""Card validation as the payment service does it, first failure wins
+(docs/shop.md#card-validation)."""
 
 from dataclasses import dataclass
 from datetime import date

@@ -1,4 +1,4 @@
-"""Payload shapes more than one service speaks (ACME_SHOP.md): a cart line and a card."""
+"""Payload shapes more than one service speaks (docs/shop.md#services): a cart line and a card."""
 
 from pydantic import BaseModel
 

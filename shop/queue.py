@@ -22,7 +22,7 @@ from sentry_sdk.utils import event_from_exception
 
 log = logging.getLogger(__name__)
 
-# The streams of the flow (ACME_SHOP.md): who publishes what, and who consumes it.
+# The streams of the flow (docs/shop.md#checkout-flow): who publishes what, and who consumes it.
 PAYMENT_REQUESTS = "shop:payment-requests"  # order → payment
 PAYMENT_RESULTS = "shop:payment-results"  # payment → order
 SHIPMENT_REQUESTS = "shop:shipment-requests"  # order → shipping

@@ -1,4 +1,4 @@
-"""Seed data of the original shop (ACME_SHOP.md)."""
+"""Seed data of the original shop (docs/shop.md#seed-data)."""
 
 PRODUCTS = (
     ("Yoga Mat", 62.50, "mat"),

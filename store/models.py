@@ -45,7 +45,7 @@ class Project(Base):
 
 
 class Issue(Base):
-    """Events grouped by their grouping hash (SENTRY_PROTOCOL.md §F)."""
+    """Events grouped by their grouping hash (docs/protocol.md#grouping)."""
 
     __tablename__ = "issue"
     __table_args__ = (
@@ -139,7 +139,8 @@ class CorrelationKey(Base):
 
 
 class SessionCount(Base):
-    """Release-health counters per release, environment and minute (SENTRY_PROTOCOL.md §D)."""
+    """Release-health counters per release, environment and minute
+    (docs/protocol.md#sessions-release-health)."""
 
     __tablename__ = "session_count"
     __table_args__ = (UniqueConstraint("project_id", "release", "environment", "started_at"),)
@@ -239,7 +240,8 @@ class IssueComment(Base):
 
 
 class Journey(Base):
-    """One order's journey across services, materialised by the correlator (DESIGN.md)."""
+    """One order's journey across services, materialised by the correlator
+    (docs/decisions.md#journeys-acme-defaults)."""
 
     __tablename__ = "journey"
     __table_args__ = (Index(None, "status", "last_seen_at"), Index(None, "last_seen_at"))

@@ -1,4 +1,4 @@
-"""How raw payloads are kept: zstd-compressed bytes (DESIGN.md decision 3)."""
+"""How raw payloads are kept: zstd-compressed bytes (docs/decisions.md#3)."""
 
 import threading
 

@@ -29,6 +29,7 @@ def find_project(*, session: Session, name: str) -> Project | None:
 
 
 def dsn(project: Project, base_url: str) -> str:
-    """`{scheme}://{public_key}@{host}[:{port}]/{project_id}` (SENTRY_PROTOCOL.md §B)."""
+    """`{scheme}://{public_key}@{host}[:{port}]/{project_id}`
+    (docs/protocol.md#dsn-and-authentication)."""
     scheme, _, host = base_url.rstrip("/").partition("://")
     return f"{scheme}://{project.public_key}@{host}/{project.id}"

@@ -1,1 +1,1 @@
-"""The ACME services, one FastAPI app each (ACME_SHOP.md)."""
+"""The ACME services, one FastAPI app each (docs/shop.md#services)."""

@@ -1,4 +1,5 @@
-"""The orders, services and releases endpoints and the release report (CONTRACT.md)."""
+"""The orders, services and releases endpoints and the release report
+(docs/reference.md#http-read-api-dashboard-role)."""
 
 import uuid
 from datetime import timedelta
