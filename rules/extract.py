@@ -8,6 +8,9 @@ from typing import Any
 from rules.config import CorrelationRules, KeyRule
 
 MAX_VALUE_LENGTH = 200
+# Patterns run over at most this much of each text (the collector's MAX_SCANNED_TEXT, README,
+# Ingestion: Limits): a configured pattern may backtrack, and an event's message may be 1 MiB.
+MAX_TEXT_LENGTH = 8192
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,7 @@ class KeyExtractor:
         """Distinct (name, value) pairs, in rule order."""
         found: dict[tuple[str, str], None] = {}
         breadcrumbs = [c for c in fields.breadcrumbs if isinstance(c.get("data"), dict)]
-        texts = [t for t in fields.texts if t]
+        texts = [t[:MAX_TEXT_LENGTH] for t in fields.texts if t]
         for rule, patterns in self._rules:
             seen: set[str] = set()  # a key repeats (every breadcrumb of a flow): clean it once
             for value in _values(rule, patterns, fields, breadcrumbs, texts):
