@@ -12,8 +12,25 @@ from typing import Any
 
 import httpx
 
+from collector.parsers import parse_json_object
+from store.errors import SentrailError
+
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
+# Sentry's issue ids are decimal numbers; the id comes from a webhook body and goes into the
+# API path, so anything else (`../`, `?`, `#`, non-ASCII digits) is refused before any request.
+MAX_ISSUE_ID_LENGTH = 20
+
+
+def issue_path(sentry_issue_id: str) -> str | None:
+    """`/api/0/issues/{id}/events/latest/`, or None when the id is not an issue id."""
+    if not (
+        0 < len(sentry_issue_id) <= MAX_ISSUE_ID_LENGTH
+        and sentry_issue_id.isascii()
+        and sentry_issue_id.isdigit()
+    ):
+        return None
+    return f"/api/0/issues/{sentry_issue_id}/events/latest/"
 
 
 def event_from_api(api_event: dict[str, Any]) -> dict[str, Any]:
@@ -70,12 +87,15 @@ class Enricher:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def schedule(self, sentry_issue_id: str, project_name: str) -> None:
-        task = asyncio.create_task(self._enrich(sentry_issue_id, project_name))
+        path = issue_path(sentry_issue_id)
+        if path is None:
+            log.warning("enrichment skipped: %r is not a Sentry issue id", sentry_issue_id[:40])
+            return
+        task = asyncio.create_task(self._enrich(path, sentry_issue_id, project_name))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _enrich(self, sentry_issue_id: str, project_name: str) -> None:
-        path = f"/api/0/issues/{sentry_issue_id}/events/latest/"
+    async def _enrich(self, path: str, sentry_issue_id: str, project_name: str) -> None:
         for attempt in range(MAX_ATTEMPTS):
             try:
                 response = await self._client.get(path)
@@ -83,7 +103,13 @@ class Enricher:
                 log.info("enrichment of issue %s: %s", sentry_issue_id, exc)
             else:
                 if response.status_code == 200:
-                    await self._store(event_from_api(response.json()), project_name)
+                    # Read like any document from outside: depth bounded (collector.limits).
+                    try:
+                        api_event = parse_json_object(response.content, "Sentry API event")
+                    except SentrailError as exc:
+                        log.warning("enrichment of issue %s: %s", sentry_issue_id, exc.detail)
+                        return
+                    await self._store(event_from_api(api_event), project_name)
                     return
                 if response.status_code != 429 and response.status_code < 500:
                     log.warning(

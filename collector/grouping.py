@@ -6,13 +6,19 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from collector.limits import MAX_SCANNED_TEXT
+
 CONTEXT_LINE_PLATFORMS = frozenset({"python", "javascript", "node", "php", "ruby"})
 DEFAULT_MARKERS = frozenset({"{{ default }}", "{{default}}"})
 
 # Message fallback: variable parts are replaced so that one template makes one issue.
+# Every pattern runs in time linear in the text (README, Ingestion: Limits): a match can start
+# only where a run of its first characters starts, or its unbounded parts are bounded, so no
+# start position rescans a long run (an unanchored `[\w.+-]+@` made a 50,000-character
+# message take seconds). They see at most MAX_SCANNED_TEXT characters.
 _MESSAGE_PARAMETERS = [
-    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
-    (re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s\]\)\"'>]+", re.I), "<url>"),
+    (re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
+    (re.compile(r"\b[a-z][a-z0-9+.-]{0,31}://[^\s\]\)\"'>]+", re.I), "<url>"),
     (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b"), "<ip>"),
     (
         re.compile(r"\b[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\b", re.I),
@@ -31,7 +37,7 @@ _MESSAGE_PARAMETERS = [
 
 
 def normalize_message(text: str) -> str:
-    text = "\n".join(text.splitlines()[:2])
+    text = "\n".join(text[:MAX_SCANNED_TEXT].splitlines()[:2])
     for pattern, replacement in _MESSAGE_PARAMETERS:
         text = pattern.sub(replacement, text)
     return text

@@ -7,8 +7,9 @@ import orjson
 
 from collector import sessions
 from collector.batch import IngestBatch, NormalizedEvent, Outcome
+from collector.limits import MAX_REPORT_ENTRIES
 from collector.normalize import normalize_event
-from collector.parsers import Envelope, Item, parse_json_object
+from collector.parsers import Envelope, Item, parse_json_document
 from collector.scrub import Scrubber
 from collector.settings import CollectorSettings
 from rules.extract import KeyExtractor
@@ -37,13 +38,26 @@ class ItemReader:
         value = self.scrubber.value(value)
         return value, orjson.dumps(value)
 
+    def clean(self, value: dict[str, Any], raw: bytes) -> dict[str, Any]:
+        """`scrubbed` for items whose raw text is not kept (sessions, client reports): their
+        fields become rows, so they are scrubbed too (README, Reliability: Scrubbing)."""
+        if self.scrubber is None or not self.scrubber.may_change(raw):
+            return value
+        scrubbed: dict[str, Any] = self.scrubber.value(value)
+        return scrubbed
+
+    def text(self, value: str) -> str:
+        """One string from outside that becomes a column (an item type, a webhook header)."""
+        return value if self.scrubber is None else self.scrubber.text(value)
+
     def event(
         self, payload: bytes, *, kind: str, received_at: datetime, fallback_event_id: object
     ) -> NormalizedEvent:
         if len(payload) > self.settings.max_event_bytes:
             raise PayloadTooLarge(f"{kind} is larger than {self.settings.max_event_bytes} bytes")
+        event, payload = parse_json_document(payload, kind)
         return self.normalize(
-            parse_json_object(payload, kind),
+            event,
             payload,
             kind=kind,
             received_at=received_at,
@@ -77,6 +91,9 @@ class ItemReader:
     def envelope(self, project_id: int, envelope: Envelope, received_at: datetime) -> IngestBatch:
         batch = IngestBatch(project_id)
         session_items = 0
+        if len(envelope.items) > self.settings.max_envelope_items:
+            # Each item becomes at least a row (an outcome); SDKs send a handful per envelope.
+            raise PayloadTooLarge(f"more than {self.settings.max_envelope_items} items")
         for item in envelope.items:
             kind = item.type
             if kind in EVENT_ITEMS:
@@ -100,13 +117,15 @@ class ItemReader:
             elif kind == "client_report":
                 self._client_report(batch, item)
             else:
-                batch.outcomes.append(Outcome("skipped", kind[:64], "unsupported item type", 1))
+                batch.outcomes.append(
+                    Outcome("skipped", self.text(kind)[:64], "unsupported item type", 1)
+                )
         return batch
 
     def _sessions(self, batch: IngestBatch, item: Item) -> None:
         # An invalid release-health item is dropped, not fatal: Relay answers 200 and counts it.
         try:
-            body = parse_json_object(item.payload, f"{item.type} item")
+            body = self.clean(*parse_json_document(item.payload, f"{item.type} item"))
         except BadRequest:
             body = {}
         if item.type == "session":
@@ -126,13 +145,13 @@ class ItemReader:
 
     def _client_report(self, batch: IngestBatch, item: Item) -> None:
         try:
-            report = parse_json_object(item.payload, "client_report")
+            report = self.clean(*parse_json_document(item.payload, "client_report"))
         except BadRequest:
             batch.outcomes.append(Outcome("invalid", "client_report", "invalid JSON", 1))
             return
         for field in ("discarded_events", "rate_limited_events", "filtered_events"):
             entries = report.get(field)
-            for entry in entries if isinstance(entries, list) else []:
+            for entry in entries[:MAX_REPORT_ENTRIES] if isinstance(entries, list) else []:
                 if not isinstance(entry, dict):
                     continue
                 quantity = entry.get("quantity")

@@ -12,6 +12,8 @@ from typing import Any, cast
 
 from collector import grouping
 from collector.batch import EventRow, GroupSeed, NormalizedEvent
+from collector.formatting import format_params
+from collector.limits import MAX_SCANNED_TEXT
 from collector.timestamps import event_time, parse_timestamp
 from rules.extract import EventFields, KeyExtractor
 from store.errors import BadRequest
@@ -86,7 +88,7 @@ def message_of(event: Mapping[str, Any]) -> tuple[str, str]:
         template = _string(entry.get("message"))
         formatted = _string(entry.get("formatted"))
         if not formatted and template:
-            formatted = _format_params(template, entry.get("params"))
+            formatted = format_params(template, entry.get("params"))
         return formatted or template, template or formatted
     text = _string(event.get("message"))
     return text, text
@@ -94,17 +96,6 @@ def message_of(event: Mapping[str, Any]) -> tuple[str, str]:
 
 def _string(value: object) -> str:
     return value if isinstance(value, str) else ""
-
-
-def _format_params(template: str, params: object) -> str:
-    try:
-        if isinstance(params, list):
-            return template % tuple(params)
-        if isinstance(params, dict):
-            return template % dict(params)
-    except (TypeError, ValueError, KeyError):
-        pass
-    return template
 
 
 def _level(value: object, default: str) -> str:
@@ -115,7 +106,9 @@ def _level(value: object, default: str) -> str:
 
 
 def _first_line(text: str, limit: int = 100) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
+    # Cut before splitting: a 1 MiB message of newlines would make a million lines.
+    text = text.strip()[: limit * 100]
+    line = text.splitlines()[0] if text else ""
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
@@ -232,7 +225,7 @@ def normalize_event(
         "transaction": _text(event.get("transaction"), 200),
         "title": title,
         "culprit": culprit,
-        "message": message[:8192],
+        "message": message[:MAX_SCANNED_TEXT],
         "trace_id": trace_id if trace_id and HEX32.match(trace_id) else None,
         "span_id": span_id.lower() if span_id and HEX16.match(span_id.lower()) else None,
         "parent_span_id": parent_span_id.lower()
@@ -248,7 +241,11 @@ def normalize_event(
     }
 
     _drop_nul(row, tags)
-    texts = [message] + [v for e in exceptions if isinstance(v := e.get("value"), str)]
+    # The correlation rules' patterns see at most MAX_SCANNED_TEXT of each text (README,
+    # Ingestion: Limits): a configured pattern may backtrack, and the event is 1 MiB.
+    texts = [message[:MAX_SCANNED_TEXT]] + [
+        v[:MAX_SCANNED_TEXT] for e in exceptions if isinstance(v := e.get("value"), str)
+    ]
     extra = _mapping(event.get("extra"))
     keys = [
         (name, value.replace(NUL, ""))

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from collector.limits import bound_depth
 from store.errors import BadRequest, PayloadTooLarge
 
 
@@ -27,15 +28,23 @@ class Envelope:
     items: list[Item] = field(default_factory=list)
 
 
-def parse_json_object(data: bytes, what: str) -> dict[str, Any]:
-    """orjson refuses invalid UTF-8 and nesting deeper than 1024, which is what we want."""
+def parse_json_document(data: bytes, what: str) -> tuple[dict[str, Any], bytes]:
+    """A JSON object and the raw text that holds exactly it: the one place where every
+    document from outside is read, so the one place its depth is bounded (`collector.limits`:
+    deeper levels are trimmed, and then the raw text is written anew). orjson refuses invalid
+    UTF-8 and nesting deeper than 1024 (400)."""
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"{what} is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise BadRequest(f"{what} must be a JSON object")
-    return value
+    return bound_depth(value, data)
+
+
+def parse_json_object(data: bytes, what: str) -> dict[str, Any]:
+    """`parse_json_document` for callers that keep no raw text."""
+    return parse_json_document(data, what)[0]
 
 
 def parse_envelope(body: bytes) -> Envelope:
@@ -87,13 +96,13 @@ def parse_store_body(body: bytes, limit: int) -> tuple[dict[str, Any], bytes]:
     if not stripped:
         raise BadRequest("empty body")
     if stripped[:1] == b"{":
-        return parse_json_object(stripped, "event"), stripped
+        return parse_json_document(stripped, "event")
     try:
         decoded = base64.b64decode(stripped, validate=True)
     except (binascii.Error, ValueError):
         raise BadRequest("body is neither JSON nor base64") from None
     if decoded.lstrip()[:1] == b"{":
-        return parse_json_object(decoded, "event"), decoded
+        return parse_json_document(decoded, "event")
     decoder = zlib.decompressobj()
     try:
         inflated = decoder.decompress(decoded, limit + 1)
@@ -101,4 +110,4 @@ def parse_store_body(body: bytes, limit: int) -> tuple[dict[str, Any], bytes]:
         raise BadRequest("base64 body is neither JSON nor zlib-compressed JSON") from None
     if len(inflated) > limit:
         raise PayloadTooLarge(f"event decompresses to more than {limit} bytes")
-    return parse_json_object(inflated, "event"), inflated
+    return parse_json_document(inflated, "event")

@@ -3,15 +3,20 @@
 Scrubbing walks every value of an event, which costs more than parsing it; most events hold
 nothing to scrub, and their raw text shows it. The look is conservative: it answers "maybe"
 wherever the walk could act (a card-like digit run, a sensitive word inside a key, as the
-first of a [key, value] pair, or before a `=` or `:`), and "no" only where the walk would
+first of a [key, value] pair, or before a `=` or `:` (past the rest of its key and a quote),
+the word `bearer`, a `://` followed by `user:password@`), and "no" only where the walk would
 return the document unchanged (tests/collector/test_scrub.py checks this property).
+
+The raw text is read with the same classes of characters the walk's patterns see: an escape
+or a non-ASCII character becomes `_` (neither a digit nor a card separator, but part of a
+key), except escapes of printable ASCII, which become themselves.
 """
 
 import re
 
 import ahocorasick
 
-from collector.sensitive import CARD_CANDIDATE, SENSITIVE_WORDS
+from collector.sensitive import CARD_CANDIDATE, SENSITIVE_WORDS, luhn_valid
 
 # Every sensitive word found in one pass over the text (a regex alternation is several
 # times slower over a whole event).
@@ -20,17 +25,28 @@ for _word in SENSITIVE_WORDS:
     SENSITIVE_AUTOMATON.add_word(_word)
 SENSITIVE_AUTOMATON.make_automaton()
 CARD_CANDIDATE_RAW = re.compile(CARD_CANDIDATE.pattern.encode())
+USERINFO_RAW = re.compile(rb"[^\s/:@]*:[^\s/@]+@")
 NON_ASCII = re.compile(r"[^\x00-\x7f]")
 UNICODE_ESCAPE = re.compile(rb"\\u([0-9a-f]{4})")
-# Any other JSON escape stands for a character that is neither a word character nor a card
-# separator: read as a space, the raw text matches wherever the decoded text does.
-JSON_ESCAPE = re.compile(rb"\\.")
+# `\uXXXX` first (as its character), then any other escape: `\/` is `/`, the rest (quotes,
+# backslashes, control characters) `_`.
+JSON_ESCAPE = re.compile(rb"\\(?:u([0-9a-f]{4})|(.))", re.DOTALL)
 THIRTEEN_DIGITS = b"#" * 13
 # For spotting card-like runs: digits become "#", separators "s", everything else ".".
 CARD_CLASSES = bytes(
     ord("#") if 48 <= b <= 57 else ord("s") if chr(b) in " -" else ord(".") for b in range(256)
 )
 DIGIT_CLASSES = bytes(ord("#") if 48 <= b <= 57 else ord(".") for b in range(256))
+# For 4111.1111.1111.1111: digits "#", dots themselves, everything else "x".
+DOTTED_CLASSES = bytes(
+    ord("#") if 48 <= b <= 57 else ord(".") if b == ord(".") else ord("x") for b in range(256)
+)
+DOTTED_CARD = b"####.####.####.#"
+# What may stand between a sensitive word and the `=` or `:` of `key=value` in text: the rest
+# of the key, quotes and backslashes (JSON or a repr inside a string), whitespace, and `_`
+# (an escape or a non-ASCII character, which may be a word character or a space).
+KEY_JOINERS = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_-'\"\\ \t\r\n")
+FOLDS_TO_ASCII = re.compile(r"[a-z]", re.IGNORECASE)
 
 
 def might_hold_secrets(payload: bytes) -> bool:
@@ -38,32 +54,58 @@ def might_hold_secrets(payload: bytes) -> bool:
         text = payload.decode("utf-8", "replace")
         if any(_reads_as_ascii(char) for char in set(NON_ASCII.findall(text))):
             return True
-        payload = NON_ASCII.sub(" ", text).encode()
+        payload = NON_ASCII.sub("_", text).encode()
     raw = payload.lower()
     if b"\\" in raw:
         if b"\\u" in raw:
             escaped = {chr(int(code, 16)) for code in UNICODE_ESCAPE.findall(raw)}
             if any(_reads_as_ascii(char) for char in escaped if not char.isascii()):
                 return True
-            raw = UNICODE_ESCAPE.sub(_unescaped, raw)
-        raw = JSON_ESCAPE.sub(b" ", raw)
-    return _holds_card_candidate(raw) or any(
-        _placed_sensitively(raw, end - length + 1, end + 1)
-        for end, length in SENSITIVE_AUTOMATON.iter(raw.decode())
+        raw = JSON_ESCAPE.sub(_unescaped, raw)
+    return (
+        _holds_card_candidate(raw)
+        or DOTTED_CARD in raw.translate(DOTTED_CLASSES)
+        or _holds_url_credentials(raw)
+        or any(
+            _placed_sensitively(raw, end - length + 1, end + 1)
+            for end, length in SENSITIVE_AUTOMATON.iter(raw.decode())
+        )
     )
 
 
 def _reads_as_ascii(char: str) -> bool:
     """A non-ASCII character that the walk's patterns could read as a letter or digit of a
-    secret: one whose case folds to ASCII (the long s and the Kelvin sign, under IGNORECASE),
-    or a digit."""
-    return char.isdigit() or char.upper().isascii() or char.lower().isascii()
+    secret: one whose case folds to ASCII (the long s, the Kelvin sign, the dotted and dotless
+    i, under IGNORECASE), or a digit."""
+    return (
+        char.isdigit()
+        or char.upper().isascii()
+        or char.lower().isascii()
+        or FOLDS_TO_ASCII.match(char) is not None
+    )
 
 
 def _unescaped(match: re.Match[bytes]) -> bytes:
-    """An escaped ASCII letter, digit, `_` or `-` as itself; anything else as a space."""
-    char = chr(int(match.group(1), 16))
-    return char.lower().encode() if char.isascii() and (char.isalnum() or char in "_-") else b" "
+    """An escape as the character the walk sees, in the class its patterns give it: printable
+    ASCII other than quote and backslash as itself, anything else as `_`."""
+    code, char = match.group(1), match.group(2)
+    if code is not None:
+        decoded = chr(int(code, 16))
+        if decoded.isascii() and decoded.isprintable() and decoded not in '"\\':
+            return decoded.lower().encode()
+        return b"_"
+    return b"/" if char == b"/" else b"_"
+
+
+def _holds_url_credentials(raw: bytes) -> bool:
+    """`://` followed by `user:password@`, as URL_CREDENTIALS finds it. Each look runs from
+    one `://` to the next `/`, `:` or `@`, so the whole costs the length of the text."""
+    at = raw.find(b"://")
+    while at != -1:
+        if USERINFO_RAW.match(raw, at + 3):
+            return True
+        at = raw.find(b"://", at + 3)
+    return False
 
 
 def _holds_card_candidate(raw: bytes) -> bool:
@@ -83,11 +125,37 @@ def _holds_card_candidate(raw: bytes) -> bool:
             start -= 1
         while end < len(classes) and classes[end] in b"#s":
             end += 1
-        # One character of context either side, for the pattern's look-behind and -ahead.
-        if CARD_CANDIDATE_RAW.search(raw[max(0, start - 1) : end + 1]):
-            return True
+        # Two characters of context either side, for the pattern's look-behinds and -aheads.
+        offset = max(0, start - 2)
+        for match in CARD_CANDIDATE_RAW.finditer(raw[offset : end + 2]):
+            if _card_to_mask(raw, offset + match.start(), offset + match.end()):
+                return True
         at = classes.find(THIRTEEN_DIGITS, end)
     return False
+
+
+def _card_to_mask(raw: bytes, start: int, end: int) -> bool:
+    """Whether the walk would mask the candidate at raw[start:end]: its digits are the walk's
+    digits (other digits sent the document to the walk already), so Luhn is decided here;
+    ids the walk keeps (scrub._is_identifier) are kept only where raw shows the same
+    characters around them, never across an `_` (an escape or non-ASCII: unknown)."""
+    if not luhn_valid(bytes(b for b in raw[start:end] if 48 <= b <= 57).decode()):
+        return False
+    before = raw[start - 1 : start] if start > 0 else b""
+    after = raw[end : end + 1]
+    if before == b"-" and start > 1 and raw[start - 2 : start - 1].isalnum():
+        return False
+    if after == b"-" and raw[end + 1 : end + 2].isalnum():
+        return False
+    if before.isalpha() or after.isalpha():
+        while start > 0 and raw[start - 1 : start].isalnum():
+            start -= 1
+        while end < len(raw) and raw[end : end + 1].isalnum():
+            end += 1
+        token = raw[start:end]
+        unknown_edge = raw[start - 1 : start] == b"_" or raw[end : end + 1] == b"_"
+        return unknown_edge or token.strip(b"0123456789abcdef") != b""
+    return True
 
 
 def _placed_sensitively(raw: bytes, start: int, end: int) -> bool:
@@ -98,8 +166,15 @@ def _placed_sensitively(raw: bytes, start: int, end: int) -> bool:
     return (
         _next_char(raw, closing + 1) == b":"  # the string is a key
         or _previous_char(raw, opening) == b"["  # the first of a list: maybe a [key, value]
-        or _next_char(raw, end) in (b"=", b":")  # `token=…` in text
+        or _joined_to_value(raw, end)  # `access_token=…`, `"password": "…"` in text
+        or raw[start:end] == b"bearer"  # `Bearer …` anywhere in text
     )
+
+
+def _joined_to_value(raw: bytes, index: int) -> bool:
+    while index < len(raw) and raw[index] in KEY_JOINERS:
+        index += 1
+    return raw[index : index + 1] in (b"=", b":")
 
 
 def _next_char(raw: bytes, index: int) -> bytes:

@@ -2,12 +2,36 @@
 
 import re
 
-# Relay's @password and @creditcard key rules, matched anywhere in the key.
+# Relay's @password key rule (password, secret, passwd, api_key/apikey, auth, credentials,
+# private_key, token, session, …) and @creditcard key names, matched anywhere in a key, so
+# `access_token`, `db_password`, `client_secret` and `X-Api-Key` are all sensitive.
 SENSITIVE_WORDS = (
-    "password", "passwd", "pwd", "secret", "api_key", "apikey", "auth", "credentials",
-    "private_key", "privatekey", "token", "cookie", "csrf", "session_id", "sessionid", "cvv",
-    "cvc", "ccv", "card_number", "cardnumber", "creditcard", "security_code", "securitycode",
+    "password", "passwd", "pwd", "secret", "api_key", "apikey", "api-key", "auth",
+    "credentials", "private_key", "privatekey", "token", "bearer", "cookie", "csrf", "session",
+    "cvv", "cvc", "ccv", "card_number", "cardnumber", "creditcard", "security_code",
+    "securitycode",
 )  # fmt: skip
-SENSITIVE_KEY = re.compile("|".join(SENSITIVE_WORDS), re.IGNORECASE)
-# 13 to 19 digits, optionally grouped by spaces or dashes, not inside a longer word (hex ids).
-CARD_CANDIDATE = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
+SENSITIVE_KEY = re.compile("|".join(re.escape(word) for word in SENSITIVE_WORDS), re.IGNORECASE)
+# 13 to 19 digits, optionally grouped by single spaces or dashes, or 4.4.4.x with dots; not
+# part of a longer digit run. Letters may touch it (`abc4111111111111111xyz`): the scrubber
+# then tells hex ids and dashed ids (UUIDs) apart from glued card numbers.
+CARD_CANDIDATE = re.compile(
+    r"(?<!\d)(?<!\d[ -])\d(?:[ -]?\d){12,18}(?!\d)(?![ -]\d)"
+    r"|(?<![\d.])\d{4}\.\d{4}\.\d{4}\.\d{1,7}(?![\d.])"
+)
+# Relay's URL-credentials rule: `scheme://user:password@host` loses the password. The scheme
+# is at most 32 characters, so a match costs a bounded number of steps wherever it starts.
+URL_CREDENTIALS = re.compile(r"(?i)([a-z][a-z0-9+.-]{0,31}://[^\s/:@]*:)[^\s/@]+@")
+
+
+def luhn_valid(digits: str) -> bool:
+    """The card-number checksum, over ASCII digits."""
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0

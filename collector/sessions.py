@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from collector.limits import MAX_SESSION_BUCKETS
 from collector.timestamps import parse_timestamp
 
 OUTCOMES = ("exited", "errored", "abnormal", "crashed")
@@ -122,7 +123,7 @@ def from_aggregates(item: Mapping[str, Any]) -> list[tuple[SessionCounts, UserSe
         return []
     release, environment = attrs
     result: list[tuple[SessionCounts, UserSeen | None]] = []
-    for bucket in aggregates:
+    for bucket in aggregates[:MAX_SESSION_BUCKETS]:
         if not isinstance(bucket, dict):
             continue
         started = _minute(bucket.get("started"))

@@ -14,6 +14,8 @@ class CollectorSettings(SentrailSettings):
     max_envelope_bytes: int = Field(default=20 * MiB, ge=1024)
     max_event_bytes: int = Field(default=1 * MiB, ge=1024)
     max_session_items: int = Field(default=100, ge=1)
+    # Items per envelope (413 beyond): each becomes at least one row; SDKs send a handful.
+    max_envelope_items: int = Field(default=1000, ge=1)
     # Events per project per minute; 0 turns the limit off.
     rate_limit_per_minute: int = Field(default=0, ge=0)
     # Group commit: how many requests wait for the writer before new ones get a 503.

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from collector.batch import Delivery, IngestBatch, SentryComment, SentryIssue
 from collector.endpoints import Ingest, read_body
 from collector.enrichment import Enricher
-from collector.parsers import parse_json_object
+from collector.parsers import parse_json_document
 from collector.timestamps import parse_timestamp
 from store.engine import Database
 from store.errors import Unauthorized
@@ -222,8 +222,14 @@ class WebhookReader:
     ) -> IngestBatch:
         now = datetime.now(UTC)
         # Scrubbed once, here: the delivery is kept raw less what scrubbing removes, and the
-        # event it carries is normalised from the same scrubbed copy.
-        payload, raw = self.ingest.reader.scrubbed(payload, body)
+        # event it carries is normalised from the same scrubbed copy; the delivery's own
+        # columns come from headers and the unscrubbed body, so they are scrubbed too.
+        reader = self.ingest.reader
+        payload, raw = reader.scrubbed(payload, body)
+        resource, action = reader.text(resource), reader.text(action)
+        installation = reader.text(installation) if installation is not None else None
+        if reader.text(request_id) != request_id:
+            request_id = "sha256-" + hashlib.sha256(body).hexdigest()[:48]
         data: dict[str, Any] = payload["data"] if isinstance(payload.get("data"), dict) else {}
         event = data.get(EVENT_RESOURCES.get(resource, ""))
         issue = _issue(data, action, now) if resource == "issue" else None
@@ -264,7 +270,7 @@ async def sentry_webhook(request: Request) -> FastJSONResponse:
     settings = reader.ingest.settings
     body = await read_body(request, settings.max_webhook_bytes)
     verify_signature(body, request.headers.get("sentry-hook-signature"), settings.client_secrets)
-    payload = parse_json_object(body, "webhook body")
+    payload, raw = parse_json_document(body, "webhook body")
     resource = request.headers.get("sentry-hook-resource") or "unknown"
     action = _text(payload.get("action"), 64) or "unknown"
     request_id = request.headers.get("request-id", "")
@@ -272,13 +278,12 @@ async def sentry_webhook(request: Request) -> FastJSONResponse:
         request_id = "sha256-" + hashlib.sha256(body).hexdigest()[:48]
     installation = payload.get("installation")
     uuid = _text(installation.get("uuid"), 64) if isinstance(installation, dict) else None
-    batch = await reader.read(body, payload, resource, action, request_id, uuid)
+    batch = await reader.read(raw, payload, resource, action, request_id, uuid)
     await reader.ingest.writer.submit(batch)
     if reader.enricher is not None and resource == "issue" and action == "created":
         for issue in batch.issues:
-            reader.enricher.schedule(
-                issue.sentry_id, _project_name(payload["data"]["issue"].get("project"))
-            )
+            project = _project_name(payload["data"]["issue"].get("project"))
+            reader.enricher.schedule(issue.sentry_id, reader.ingest.reader.text(project))
     return FastJSONResponse({})
 
 
@@ -291,7 +296,7 @@ async def legacy_webhook(request: Request) -> FastJSONResponse:
     if expected is None or not hmac.compare_digest(given.encode(), expected.encode()):
         raise Unauthorized("invalid or missing token")
     body = await read_body(request, settings.max_webhook_bytes)
-    payload = parse_json_object(body, "webhook body")
+    payload, raw = parse_json_document(body, "webhook body")
     event = payload.get("event")
     if isinstance(event, dict):
         # The plugin names the group at the top level; the event dict may not.
@@ -299,7 +304,7 @@ async def legacy_webhook(request: Request) -> FastJSONResponse:
         payload = {"action": "created", "data": {"error": event}}
     request_id = "legacy-" + hashlib.sha256(body).hexdigest()[:48]
     batch = await reader.read(
-        body, payload, "error" if isinstance(event, dict) else "legacy", "created", request_id, None
+        raw, payload, "error" if isinstance(event, dict) else "legacy", "created", request_id, None
     )
     await reader.ingest.writer.submit(batch)
     return FastJSONResponse({})

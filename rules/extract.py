@@ -8,6 +8,9 @@ from typing import Any
 from rules.config import CorrelationRules, KeyRule
 
 MAX_VALUE_LENGTH = 200
+# Patterns run over at most this much of each text (the collector's MAX_SCANNED_TEXT, README,
+# Ingestion: Limits): a configured pattern may backtrack, and an event's message may be 1 MiB.
+MAX_TEXT_LENGTH = 8192
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class KeyExtractor:
         """
         found: dict[tuple[str, str], None] = {}
         breadcrumbs = [c for c in fields.breadcrumbs if isinstance(c.get("data"), dict)]
-        texts = [t for t in fields.texts if t]
+        texts = [t[:MAX_TEXT_LENGTH] for t in fields.texts if t]
         for rule, patterns in self._rules:
             values = _cleaned(rule, _own_values(rule, patterns, fields, texts))
             if not values:

@@ -57,7 +57,21 @@ def test_scrubber_rules() -> None:
 # Material the walk acts on, or nearly does: sensitive words in every spelling the walk
 # folds (the long s, the Kelvin sign), card numbers in ASCII and other digits, and what JSON
 # escapes (quotes, backslashes, control and non-ASCII characters).
-WORDS = ["password", "PassWord", "pa\u017fsword", "to\u212aen", "auth", "token", "api_key"]
+WORDS = [
+    "password",
+    "PassWord",
+    "pa\u017fsword",
+    "to\u212aen",
+    "auth",
+    "token",
+    "api_key",
+    "access_token",
+    "X-Api-Key",
+    "db_password",
+    "ap\u0130_key",
+    "Bearer",
+    "session",
+]
 TEXTS = [
     CARD,
     CARD_SPACED,
@@ -73,10 +87,20 @@ TEXTS = [
     "line\nbreak\t",
     "M\u00fcller",
     "",
+    "abc4111111111111111xyz",
+    "4111111111111111abcdef",
+    "4111.1111.1111.1111",
+    "\uff14\uff11\uff11\uff11" + "\uff11" * 12,  # full-width digits
+    "7dc8115f-d0af-46b2-4111-111111111111",
+    "postgres://user:pass@host",
+    "Bearer abc",
+    '{"password": "x"}',
+    "{'password': 'x'}",
+    ":\u00a0",
 ]
 json_text = st.one_of(
     st.sampled_from(WORDS + TEXTS),
-    st.text(alphabet='0123456789 -abcdefKkS"\\\n\u00e9\u017f=:', max_size=24),
+    st.text(alphabet="0123456789 -._/@'abcdefxKkS\"\\\n\u00e9\u017f\u0130=:", max_size=24),
     st.builds("".join, st.lists(st.sampled_from(WORDS + TEXTS + [" ", "-", "="]), max_size=4)),
 )
 json_value = st.recursive(
@@ -94,7 +118,7 @@ json_value = st.recursive(
 )
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=3000, deadline=None)
 @given(json_value)
 def test_a_document_the_raw_look_passes_is_one_the_walk_leaves_alone(value: object) -> None:
     scrub = Scrubber()

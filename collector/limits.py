@@ -1,0 +1,67 @@
+"""Bounds on the shape of what a client sends, applied once, at ingest (README, Ingestion:
+Limits), so that nothing stored can break a page, the API or a later walk.
+
+Every JSON document that enters (envelope and item headers, events, transactions, sessions,
+client reports, store bodies, webhook deliveries, events fetched from Sentry's API) is parsed
+by `collector.parsers.parse_json_document`, which calls `bound_depth` here: containers nested
+deeper than `MAX_DEPTH` are replaced by `TRIMMED`, as Relay trims what is nested too deep and
+records it, and the raw text stored beside the event is written anew from the trimmed value.
+"""
+
+from typing import Any
+
+import orjson
+
+# SDKs trim their own payloads far above this (sentry-python stops at 5 levels inside a
+# databag, which sits about 6 levels into an event); orjson cannot write a document nested
+# deeper than 254 levels, and the pages and the API write stored payloads with orjson.
+MAX_DEPTH = 64
+TRIMMED = f"[Trimmed: nested deeper than {MAX_DEPTH} levels]"
+# The longest text that any pattern over event text (grouping's parameter masking, the
+# correlation rules' message patterns) looks at; the stored message is cut at this length too.
+MAX_SCANNED_TEXT = 8192
+# A formatted `logentry` (`message % params`) is cut here, and no width or precision in the
+# template goes beyond MAX_FORMAT_WIDTH: `%(a)100000000s` in an event must not allocate 100 MB.
+MAX_FORMATTED = MAX_SCANNED_TEXT
+MAX_FORMAT_WIDTH = 32
+# Entries of a client report and buckets of a `sessions` item become rows: SDKs send a few.
+MAX_REPORT_ENTRIES = 100
+MAX_SESSION_BUCKETS = 1000
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether a container nests deeper than `limit` levels (the document itself is level 1).
+    Iterative: a document may nest up to the parser's 1,024 levels."""
+    stack = [(value, 1)]
+    while stack:
+        container, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = container.values() if type(container) is dict else container
+        for child in children:
+            if type(child) is dict or type(child) is list:
+                stack.append((child, depth + 1))
+    return False
+
+
+def _trimmed(value: Any, depth: int) -> Any:
+    if type(value) is dict:
+        if depth > MAX_DEPTH:
+            return TRIMMED
+        return {key: _trimmed(child, depth + 1) for key, child in value.items()}
+    if type(value) is list:
+        if depth > MAX_DEPTH:
+            return TRIMMED
+        return [_trimmed(child, depth + 1) for child in value]
+    return value
+
+
+def bound_depth(value: dict[str, Any], raw: bytes) -> tuple[dict[str, Any], bytes]:
+    """`value` parsed from `raw`, with what nests deeper than MAX_DEPTH trimmed; the raw text
+    is written anew only when something was trimmed."""
+    # No document holding at most MAX_DEPTH brackets can nest deeper: most items and headers
+    # skip the walk.
+    if raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH or not _too_deep(value, MAX_DEPTH):
+        return value, raw
+    trimmed: dict[str, Any] = _trimmed(value, 1)
+    return trimmed, orjson.dumps(trimmed)
