@@ -163,6 +163,42 @@ def _drop_nul(row: EventRow, tags: dict[str, str]) -> None:
             tags[key.replace(NUL, "")] = value.replace(NUL, "")
 
 
+def _event_id(given: object, fallback: object) -> str:
+    event_id = normalize_event_id(given) or normalize_event_id(fallback)
+    if event_id is not None:
+        return event_id
+    if given is not None:
+        raise BadRequest("event_id must be 32 hex characters or a UUID")
+    return uuid.uuid4().hex
+
+
+def _trace_ids(trace: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """(trace_id, span_id, parent_span_id) of `contexts.trace`, each dropped unless valid hex."""
+    trace_id = _text(trace.get("trace_id"), 64)
+    trace_id = trace_id.replace("-", "").lower() if trace_id else None
+    span_id, parent = (_text(trace.get(k), 16) for k in ("span_id", "parent_span_id"))
+    span_id, parent = (v.lower() if v else None for v in (span_id, parent))
+    return (
+        trace_id if trace_id and HEX32.match(trace_id) else None,
+        span_id if span_id and HEX16.match(span_id) else None,
+        parent if parent and HEX16.match(parent) else None,
+    )
+
+
+def _handled(exceptions: list[dict[str, Any]]) -> bool | None:
+    """As Sentry reads it: an event is unhandled when any exception of its chain is (a cause
+    that escaped is a crash even if an outer handler wrapped it); None when none says."""
+    flags = [
+        mechanism["handled"]
+        for e in exceptions
+        if isinstance(mechanism := e.get("mechanism"), dict)
+        and isinstance(mechanism.get("handled"), bool)
+    ]
+    if not flags:
+        return None
+    return all(flags)
+
+
 def normalize_event(
     event: dict[str, Any],
     *,
@@ -173,11 +209,7 @@ def normalize_event(
     extractor: KeyExtractor,
 ) -> NormalizedEvent:
     """`kind` is the item type: "event" or "transaction"."""
-    event_id = normalize_event_id(event.get("event_id")) or normalize_event_id(fallback_event_id)
-    if event_id is None:
-        if event.get("event_id") is not None:
-            raise BadRequest("event_id must be 32 hex characters or a UUID")
-        event_id = uuid.uuid4().hex
+    event_id = _event_id(event.get("event_id"), fallback_event_id)
     tags = normalize_tags(event.get("tags"))
     exceptions = values_of(event.get("exception"))
     breadcrumbs = values_of(event.get("breadcrumbs"))
@@ -199,16 +231,7 @@ def normalize_event(
     started = parse_timestamp(event.get("start_timestamp"))
     if kind == "transaction" and started is not None:
         duration_ms = max(0.0, (timestamp - started).total_seconds() * 1000)
-    handled = None
-    if exceptions:
-        mechanism = exceptions[-1].get("mechanism")
-        if isinstance(mechanism, dict) and isinstance(mechanism.get("handled"), bool):
-            handled = mechanism["handled"]
-
-    trace_id = _text(trace.get("trace_id"), 64)
-    trace_id = trace_id.replace("-", "").lower() if trace_id else None
-    span_id = _text(trace.get("span_id"), 16)
-    parent_span_id = _text(trace.get("parent_span_id"), 16)
+    trace_id, span_id, parent_span_id = _trace_ids(trace)
     server_name = _text(event.get("server_name"), 128)
     row: EventRow = {
         "event_id": event_id,
@@ -226,14 +249,12 @@ def normalize_event(
         "title": title,
         "culprit": culprit,
         "message": message[:MAX_SCANNED_TEXT],
-        "trace_id": trace_id if trace_id and HEX32.match(trace_id) else None,
-        "span_id": span_id.lower() if span_id and HEX16.match(span_id.lower()) else None,
-        "parent_span_id": parent_span_id.lower()
-        if parent_span_id and HEX16.match(parent_span_id.lower())
-        else None,
+        "trace_id": trace_id,
+        "span_id": span_id,
+        "parent_span_id": parent_span_id,
         "op": _text(trace.get("op"), 128),
         "duration_ms": duration_ms,
-        "handled": handled,
+        "handled": _handled(exceptions),
         "tags": tags,
         "payload": compress(payload),
         "source": "sdk",
@@ -246,11 +267,8 @@ def normalize_event(
     texts = [message[:MAX_SCANNED_TEXT]] + [
         v[:MAX_SCANNED_TEXT] for e in exceptions if isinstance(v := e.get("value"), str)
     ]
-    extra = _mapping(event.get("extra"))
-    keys = [
-        (name, value.replace(NUL, ""))
-        for name, value in extractor.extract(EventFields(tags, breadcrumbs, extra, texts))
-    ]
+    fields = EventFields(tags, breadcrumbs, _mapping(event.get("extra")), texts)
+    keys = [(name, value.replace(NUL, "")) for name, value in extractor.extract(fields)]
 
     group = None
     if event_type != "transaction":

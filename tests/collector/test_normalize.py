@@ -154,3 +154,24 @@ def test_transaction_keeps_trace_and_duration() -> None:
 def test_bad_event_id_is_refused() -> None:
     with pytest.raises(BadRequest):
         normalize({"event_id": "nope"})
+
+
+@pytest.mark.parametrize(
+    ("mechanisms", "handled"),
+    [
+        ([{"type": "chained", "handled": False}, {"type": "generic", "handled": True}], False),
+        ([{"type": "generic", "handled": True}, {"type": "generic", "handled": False}], False),
+        ([{"type": "generic", "handled": True}, {"type": "generic", "handled": True}], True),
+        ([{"type": "generic"}, None], None),
+    ],
+)
+def test_an_event_is_unhandled_when_any_exception_of_its_chain_is(
+    mechanisms: list[dict[str, object] | None], handled: bool | None
+) -> None:
+    """Sentry marks the event unhandled if any exception is, the inner cause included."""
+    chain = [
+        {"type": "ValueError", "value": f"step {i}", **({"mechanism": m} if m else {})}
+        for i, m in enumerate(mechanisms)
+    ]
+    row = normalize({"exception": {"values": chain}}).row  # type: ignore[attr-defined]
+    assert row["handled"] is handled
