@@ -17,10 +17,14 @@ HEADLINE = (
     ("crash_free_users", "Crash-free users"),
 )
 RATES = {"order_success_rate", "crash_free_sessions", "crash_free_users"}
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
+# Event text, tags and service names are attacker-controlled: the HTML report escapes them.
+# (`select_autoescape(["html"])` alone would not match `release_report.html.j2`.)
 _templates = Environment(
     loader=PackageLoader("dashboard", "templates"),
-    autoescape=select_autoescape(["html"]),
+    autoescape=select_autoescape(["html", "html.j2"], default_for_string=True),
     trim_blocks=True,
     lstrip_blocks=True,
 )
@@ -55,6 +59,13 @@ def headline(health: dict[str, Any]) -> list[dict[str, str]]:
     ]
 
 
+def inert_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: one that would start a formula gets a `'`."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def services_frame(health: dict[str, Any]) -> pd.DataFrame:
     columns = ["service", "events", "errors", "error_rate", "failed_orders", "stalled_orders"]
     return pd.DataFrame(health["services"], columns=columns)
@@ -76,6 +87,7 @@ def render(health: dict[str, Any], fmt: Format) -> str:
         frame.insert(0, "release", health["version"])
         for key in sorted(RATES):
             frame[key] = [health[key], *[None] * (len(frame) - 1)]
+        frame = frame.map(inert_cell)
         csv: str = frame.to_csv(index=False, lineterminator="\n")
         return csv
     template = _templates.get_template(f"release_report.{fmt}.j2")

@@ -9,11 +9,14 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from dashboard.auth import allowed
+from dashboard.links import http_link
 from store.errors import BadRequest
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
 # Autoescaped (Jinja2Templates turns it on for .html): event text is data, never markup.
 templates = Jinja2Templates(directory=TEMPLATES)
+# Every stored URL that becomes a link goes through it: `{% if x | http_link %}`.
+templates.env.filters["http_link"] = http_link
 PAGE_SIZE = 50
 DETAILED_EVENTS = 100  # events shown with their stack, breadcrumbs and tags on one page
 
