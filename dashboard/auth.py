@@ -12,7 +12,7 @@ import secrets
 from datetime import timedelta
 
 from fastapi import Request
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 
 from dashboard.settings import DashboardSettings
 from store.clock import utcnow
@@ -40,7 +40,7 @@ def start_session(database: Database, token: str) -> str:
     with database.writing() as connection, connection.begin():
         connection.execute(delete(DashboardSession).where(DashboardSession.expires_at <= now))
         connection.execute(
-            DashboardSession.__table__.insert().values(
+            insert(DashboardSession).values(
                 id_hash=_id_hash(value),
                 token_mac=token_mac(token),
                 created_at=now,
