@@ -16,6 +16,8 @@ router = APIRouter()
 # The form holds a token and a path: a few hundred bytes. Anything larger is refused before
 # it is read (by its Content-Length, or as soon as the stream passes this).
 MAX_LOGIN_BODY = 4 * 1024
+# The rest of an oversized body is not waited for: the connection closes after the answer.
+TOO_LARGE = {"Connection": "close"}
 
 
 def safe_target(target: str) -> str:
@@ -26,12 +28,12 @@ def safe_target(target: str) -> str:
 async def read_capped(request: Request, limit: int = MAX_LOGIN_BODY) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"the login form is at most {limit} bytes")
+        raise PayloadTooLarge(f"the login form is at most {limit} bytes", headers=TOO_LARGE)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise PayloadTooLarge(f"the login form is at most {limit} bytes")
+            raise PayloadTooLarge(f"the login form is at most {limit} bytes", headers=TOO_LARGE)
     return bytes(body)
 
 
