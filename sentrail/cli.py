@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from correlator.worker import Correlator
 from dashboard.report import Format, render
 from reads.releases import release_health
+from sentrail import http
 from sentrail.app import CorrelatorAndPruner
 from sentrail.demo import Demo
 from sentrail.settings import ALL_ROLES, Role, ServerSettings, UnknownSetting, check_environment
@@ -300,6 +301,8 @@ def _serve(roles: frozenset[Role], host: str, port: int, workers: int, access_lo
         # SDKs keep connections open between sends: a long keep-alive makes it unlikely that
         # one reuses a connection at the moment the server closes it.
         "timeout_keep_alive": 75,
+        # httptools with a cap on the request head (sentrail/http.py).
+        "http": http.PROTOCOL,
     }
     if several:
         config = uvicorn.Config("sentrail.app:create_default_app", **options)

@@ -351,3 +351,17 @@ class EventRollup(Base):
     first_seen_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     last_error_at: Mapped[datetime | None]
+
+
+class DashboardSession(Base):
+    """A dashboard login. The cookie holds a random value; stored here are only its SHA-256
+    (a copy of this table opens no session), a MAC of the dashboard token it was made with
+    (a new token revokes every session) and when it ends (checked on every request)."""
+
+    __tablename__ = "dashboard_session"
+    __table_args__ = (Index(None, "expires_at"),)
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_mac: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]

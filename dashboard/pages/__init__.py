@@ -29,7 +29,9 @@ async def to_login(request: Request, _exc: Exception) -> Response:
 
 async def sentrail_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SentrailError)
-    return render(request, "error.html", exc.status_code, message=exc.detail, live=False)
+    response = render(request, "error.html", exc.status_code, message=exc.detail, live=False)
+    response.headers.update(exc.headers)
+    return response
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
