@@ -16,7 +16,7 @@ import re
 
 import ahocorasick
 
-from collector.sensitive import CARD_CANDIDATE, SENSITIVE_WORDS, luhn_valid
+from collector.sensitive import CARD_CANDIDATE, MAX_ID_TOKEN, SENSITIVE_WORDS, luhn_valid
 
 # Every sensitive word found in one pass over the text (a regex alternation is several
 # times slower over a whole event).
@@ -26,6 +26,7 @@ for _word in SENSITIVE_WORDS:
 SENSITIVE_AUTOMATON.make_automaton()
 CARD_CANDIDATE_RAW = re.compile(CARD_CANDIDATE.pattern.encode())
 USERINFO_RAW = re.compile(rb"[^\s/:@]*:[^\s/@]+@")
+JOINERS_RUN = re.compile(rb"[a-z0-9_\-'\"\\\s]*")
 NON_ASCII = re.compile(r"[^\x00-\x7f]")
 UNICODE_ESCAPE = re.compile(rb"\\u([0-9a-f]{4})")
 # `\uXXXX` first (as its character), then any other escape: `\/` is `/`, the rest (quotes,
@@ -42,10 +43,6 @@ DOTTED_CLASSES = bytes(
     ord("#") if 48 <= b <= 57 else ord(".") if b == ord(".") else ord("x") for b in range(256)
 )
 DOTTED_CARD = b"####.####.####.#"
-# What may stand between a sensitive word and the `=` or `:` of `key=value` in text: the rest
-# of the key, quotes and backslashes (JSON or a repr inside a string), whitespace, and `_`
-# (an escape or a non-ASCII character, which may be a word character or a space).
-KEY_JOINERS = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_-'\"\\ \t\r\n")
 FOLDS_TO_ASCII = re.compile(r"[a-z]", re.IGNORECASE)
 
 
@@ -66,10 +63,7 @@ def might_hold_secrets(payload: bytes) -> bool:
         _holds_card_candidate(raw)
         or DOTTED_CARD in raw.translate(DOTTED_CLASSES)
         or _holds_url_credentials(raw)
-        or any(
-            _placed_sensitively(raw, end - length + 1, end + 1)
-            for end, length in SENSITIVE_AUTOMATON.iter(raw.decode())
-        )
+        or _holds_placed_word(raw)
     )
 
 
@@ -97,9 +91,24 @@ def _unescaped(match: re.Match[bytes]) -> bytes:
     return b"/" if char == b"/" else b"_"
 
 
+def _hex_group(raw: bytes, index: int, step: int) -> bool:
+    """scrub._hex_group over raw text, where `_` (an escape or non-ASCII character, which
+    may be a letter) ends no group: the walk might see a longer, non-hex one."""
+    for count in range(MAX_ID_TOKEN):
+        char = raw[index : index + 1] if index >= 0 else b""
+        if char == b"_":
+            return False
+        if not char.isalnum():
+            return count > 0
+        if char not in b"0123456789abcdef":
+            return False
+        index += step
+    return False
+
+
 def _holds_url_credentials(raw: bytes) -> bool:
-    """`://` followed by `user:password@`, as URL_CREDENTIALS finds it. Each look runs from
-    one `://` to the next `/`, `:` or `@`, so the whole costs the length of the text."""
+    """`://` followed by `user:password@`, as the walk finds it (sensitive.URL_USERINFO).
+    Each look runs from one `://` to the next `/`, `:` or `@`: linear in the text."""
     at = raw.find(b"://")
     while at != -1:
         if USERINFO_RAW.match(raw, at + 3):
@@ -143,38 +152,48 @@ def _card_to_mask(raw: bytes, start: int, end: int) -> bool:
         return False
     before = raw[start - 1 : start] if start > 0 else b""
     after = raw[end : end + 1]
-    if before == b"-" and start > 1 and raw[start - 2 : start - 1].isalnum():
+    if before == b"-" and _hex_group(raw, start - 2, -1):
         return False
-    if after == b"-" and raw[end + 1 : end + 2].isalnum():
+    if after == b"-" and _hex_group(raw, end + 1, 1):
         return False
     if before.isalpha() or after.isalpha():
-        while start > 0 and raw[start - 1 : start].isalnum():
+        low, high = max(0, start - MAX_ID_TOKEN), min(len(raw), end + MAX_ID_TOKEN)
+        digits = end - start
+        while start > low and raw[start - 1 : start].isalnum():
             start -= 1
-        while end < len(raw) and raw[end : end + 1].isalnum():
+        while end < high and raw[end : end + 1].isalnum():
             end += 1
         token = raw[start:end]
         unknown_edge = raw[start - 1 : start] == b"_" or raw[end : end + 1] == b"_"
-        return unknown_edge or token.strip(b"0123456789abcdef") != b""
+        too_long = len(token) >= digits + MAX_ID_TOKEN  # as the walk: no id, a card
+        return unknown_edge or too_long or token.strip(b"0123456789abcdef") != b""
     return True
 
 
-def _placed_sensitively(raw: bytes, start: int, end: int) -> bool:
-    """Whether the sensitive word at raw[start:end] sits where the walk would act on it.
-    Outside strings JSON holds no words, so it is inside a string."""
-    closing = raw.find(b'"', end)
-    opening = raw.rfind(b'"', 0, start)
-    return (
-        _next_char(raw, closing + 1) == b":"  # the string is a key
-        or _previous_char(raw, opening) == b"["  # the first of a list: maybe a [key, value]
-        or _joined_to_value(raw, end)  # `access_token=…`, `"password": "…"` in text
-        or raw[start:end] == b"bearer"  # `Bearer …` anywhere in text
-    )
-
-
-def _joined_to_value(raw: bytes, index: int) -> bool:
-    while index < len(raw) and raw[index] in KEY_JOINERS:
-        index += 1
-    return raw[index : index + 1] in (b"=", b":")
+def _holds_placed_word(raw: bytes) -> bool:
+    """Whether a sensitive word sits where the walk would act on it: in a key, first in a
+    list (maybe a [key, value] pair), before the `=` or `:` of `key=value` in text (past the
+    rest of its key, quotes, backslashes and whitespace), or `bearer` anywhere. Outside
+    strings JSON holds no words, so each word is inside a string. Each string is looked at
+    once and each run after a word read once, however many words it holds (a message of
+    `password` 6,000 times), so the look stays linear."""
+    closing = joined_until = -1
+    for end, length in SENSITIVE_AUTOMATON.iter(raw.decode()):
+        start, stop = end - length + 1, end + 1
+        if start > closing:  # the first word of this string
+            closing = raw.find(b'"', stop)
+            closing = len(raw) if closing == -1 else closing
+            opening = raw.rfind(b'"', 0, start)
+            if _next_char(raw, closing + 1) == b":" or _previous_char(raw, opening) == b"[":
+                return True
+        if raw[start:stop] == b"bearer":
+            return True
+        if stop > joined_until:
+            match = JOINERS_RUN.match(raw, stop)
+            joined_until = match.end() if match else stop
+            if raw[joined_until : joined_until + 1] in (b"=", b":"):
+                return True
+    return False
 
 
 def _next_char(raw: bytes, index: int) -> bytes:

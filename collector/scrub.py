@@ -8,11 +8,17 @@ long run and rescans it (see `_mask_secrets`)."""
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from collector.raw_scan import might_hold_secrets
-from collector.sensitive import CARD_CANDIDATE, SENSITIVE_KEY, URL_CREDENTIALS, luhn_valid
+from collector.raw_scan import SENSITIVE_AUTOMATON, might_hold_secrets
+from collector.sensitive import (
+    CARD_CANDIDATE,
+    MAX_ID_TOKEN,
+    SENSITIVE_KEY,
+    URL_USERINFO,
+    luhn_valid,
+)
 
 FILTERED = "[Filtered]"
 DIGIT_RUN = re.compile(r"\d\d\d\d")
@@ -31,35 +37,69 @@ HEX = frozenset("0123456789abcdefABCDEF")
 __all__ = ["FILTERED", "Scrubber", "luhn_valid"]
 
 
-def _token_around(text: str, start: int, end: int) -> str:
-    while start > 0 and text[start - 1].isalnum():
+def _token_around(text: str, start: int, end: int) -> tuple[int, int]:
+    """The letters and digits around text[start:end], at most MAX_ID_TOKEN either side (a
+    longer token is no id, and the bound keeps many candidates in one token linear)."""
+    low, high = max(0, start - MAX_ID_TOKEN), min(len(text), end + MAX_ID_TOKEN)
+    while start > low and text[start - 1].isalnum():
         start -= 1
-    while end < len(text) and text[end].isalnum():
+    while end < high and text[end].isalnum():
         end += 1
-    return text[start:end]
+    return start, end
 
 
-def _is_identifier(text: str, start: int, end: int) -> bool:
-    """Whether the digits at text[start:end] are part of an id rather than a card number: a
-    dashed id such as a UUID (`…-46b2-4111-111111111111`), or a hex token
-    (`4111111111111111abcdef…`). Digits glued to other letters are a card."""
-    before = text[start - 1] if start > 0 else ""
-    after = text[end] if end < len(text) else ""
-    if before == "-" and start > 1 and text[start - 2].isalnum():
-        return True
-    if after == "-" and end + 1 < len(text) and text[end + 1].isalnum():
-        return True
-    if before.isalpha() or after.isalpha():
-        return all(char in HEX for char in _token_around(text, start, end))
+def _hex_group(text: str, index: int, step: int) -> bool:
+    """Whether a group of hex digits runs from text[index] (backwards with step -1) to a
+    character that is no letter or digit: the neighbour of a dashed id such as a UUID."""
+    for count in range(MAX_ID_TOKEN):
+        if not 0 <= index < len(text) or not text[index].isalnum():
+            return count > 0
+        if text[index] not in HEX:
+            return False
+        index += step
     return False
 
 
-def _mask_card(match: re.Match[str]) -> str:
-    # Full-width and other Unicode digits count as their value (`\d` matches them).
-    digits = "".join(str(unicodedata.decimal(char)) for char in match.group(0) if char.isdecimal())
-    if not luhn_valid(digits) or _is_identifier(match.string, match.start(), match.end()):
-        return match.group(0)
-    return "*" * (len(digits) - 4) + digits[-4:]
+class _CardMasker:
+    """The `re.sub` callback for card candidates in one text. Candidates in one token share
+    its verdict, so a token holding thousands of them is read once."""
+
+    def __init__(self) -> None:
+        self.token_end = -1
+        self.token_is_id = False
+
+    def __call__(self, match: re.Match[str]) -> str:
+        # Full-width and other Unicode digits count as their value (`\d` matches them).
+        text = match.group(0)
+        digits = (
+            text
+            if text.isascii() and text.isdigit()
+            else "".join(str(unicodedata.decimal(char)) for char in text if char.isdecimal())
+        )
+        if not luhn_valid(digits) or self._is_identifier(match.string, *match.span()):
+            return match.group(0)
+        return "*" * (len(digits) - 4) + digits[-4:]
+
+    def _is_identifier(self, text: str, start: int, end: int) -> bool:
+        """Whether the digits at text[start:end] are part of an id rather than a card number:
+        a dashed id such as a UUID (`…-46b2-4111-111111111111`), or a hex token
+        (`4111111111111111abcdef…`). Digits glued to other letters are a card."""
+        before = text[start - 1] if start > 0 else ""
+        after = text[end] if end < len(text) else ""
+        if before == "-" and _hex_group(text, start - 2, -1):
+            return True
+        if after == "-" and _hex_group(text, end + 1, 1):
+            return True
+        if not (before.isalpha() or after.isalpha()):
+            return False
+        if start >= self.token_end:
+            token_start, token_end = _token_around(text, start, end)
+            self.token_end = token_end
+            token = text[token_start:token_end]
+            self.token_is_id = len(token) < (end - start) + MAX_ID_TOKEN and all(
+                char in HEX for char in token
+            )
+        return self.token_is_id
 
 
 def _masked_value(value: str) -> str:
@@ -71,6 +111,18 @@ def _masked_value(value: str) -> str:
     return FILTERED
 
 
+def _sensitive_words(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each sensitive word, in order of their ends. ASCII text (nearly all)
+    goes through the raw look's automaton, several times faster than the alternation; other
+    text through the alternation, whose IGNORECASE folds the long s and the Kelvin sign."""
+    if text.isascii():
+        for end, length in SENSITIVE_AUTOMATON.iter(text.lower()):
+            yield end - length + 1, end + 1
+    else:
+        for word in SENSITIVE_KEY.finditer(text):
+            yield word.start(), word.end()
+
+
 def _mask_secrets(text: str) -> str:
     """`password=…`, `access_token: …`, `"client_secret": "…"`, `Authorization: Bearer …`
     and a bare `Bearer …`. One pass over the sensitive words; after each, the key's tail is
@@ -78,15 +130,15 @@ def _mask_secrets(text: str) -> str:
     its length, not its length times its words."""
     pieces: list[str] = []
     copied = resume = 0
-    for word in SENSITIVE_KEY.finditer(text):
-        if word.start() < resume:
+    for word_start, word_end in _sensitive_words(text):
+        if word_start < resume:
             continue
-        tail = KEY_TAIL.match(text, word.end())
-        resume = tail.end() if tail else word.end()
+        tail = KEY_TAIL.match(text, word_end)
+        resume = tail.end() if tail else word_end
         found = SEPARATOR_VALUE.match(text, resume)
         if found is not None:
             start, end, masked = found.start(2), found.end(2), _masked_value(found.group(2))
-        elif word.group(0).lower() == "bearer" and resume == word.end():
+        elif text[word_start:word_end].lower() == "bearer" and resume == word_end:
             found = BEARER_VALUE.match(text, resume)
             if found is None:
                 continue
@@ -95,6 +147,22 @@ def _mask_secrets(text: str) -> str:
             continue
         pieces += (text[copied:start], masked)
         copied = resume = end
+    if not pieces:
+        return text
+    pieces.append(text[copied:])
+    return "".join(pieces)
+
+
+def _mask_url_credentials(text: str) -> str:
+    pieces: list[str] = []
+    copied = 0
+    at = text.find("://")
+    while at != -1:
+        found = URL_USERINFO.match(text, at + 3)
+        if found is not None:
+            pieces += (text[copied : found.start(2)], FILTERED)
+            copied = found.end(2)
+        at = text.find("://", found.end() if found else at + 3)
     if not pieces:
         return text
     pieces.append(text[copied:])
@@ -120,10 +188,10 @@ class Scrubber:
     def text(self, value: str) -> str:
         # Cheap pre-checks first: most strings hold neither a long digit run nor a `k=v`.
         if DIGIT_RUN.search(value):
-            value = CARD_CANDIDATE.sub(_mask_card, value)
+            value = CARD_CANDIDATE.sub(_CardMasker(), value)
         value = _mask_secrets(value)
         if "://" in value:
-            value = URL_CREDENTIALS.sub(rf"\1{FILTERED}@", value)
+            value = _mask_url_credentials(value)
         for pattern in self._extra:
             value = pattern.sub(FILTERED, value)
         return value

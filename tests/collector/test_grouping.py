@@ -1,6 +1,12 @@
 import hashlib
+import re
+import time
 
+import pytest
+
+from collector import grouping
 from collector.grouping import default_components, grouping_hash, normalize_message
+from collector.limits import MAX_SCANNED_TEXT
 
 FRAMES = [
     {"module": "shop.order", "function": "place", "in_app": True, "context_line": "  pay( x )"},
@@ -52,3 +58,32 @@ def test_message_parameters_are_replaced() -> None:
         "ref <hex>"
     )
     assert normalize_message("line one\nline two\nline three") == "line one\nline two"
+
+
+def test_message_patterns_see_capped_text_and_run_in_linear_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Finding 2: `[\\w.+-]+@` tried at every position of a 50,000-character word."""
+    seen: list[int] = []
+
+    class Spy:
+        def __init__(self, pattern: re.Pattern[str]) -> None:
+            self.pattern = pattern
+
+        def sub(self, replacement: str, text: str) -> str:
+            seen.append(len(text))
+            return self.pattern.sub(replacement, text)
+
+    monkeypatch.setattr(
+        grouping,
+        "_MESSAGE_PARAMETERS",
+        [(Spy(p), r) for p, r in grouping._MESSAGE_PARAMETERS],
+    )
+    grouping.normalize_message("a" * (1024 * 1024))
+    assert seen and max(seen) <= MAX_SCANNED_TEXT
+    monkeypatch.undo()
+    for text in ("a" * 50_000, "a." * 25_000, "1." * 25_000, "a@" * 25_000, "-1" * 25_000):
+        started = time.perf_counter()
+        for pattern, replacement in grouping._MESSAGE_PARAMETERS:
+            pattern.sub(replacement, text)  # uncapped: the patterns themselves are linear
+        assert time.perf_counter() - started < 0.5, text[:10]

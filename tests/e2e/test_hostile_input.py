@@ -2,9 +2,13 @@
 nothing is half-written."""
 
 import gzip
+import hashlib
+import hmac
 import socket
+import time
+import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import brotli
@@ -13,15 +17,19 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
+from bench import webhook_payloads as sp
 from bench.server import Server, running_server
+from collector.limits import MAX_DEPTH, MAX_SCANNED_TEXT, TRIMMED
 from store.engine import Database
 from store.models import CorrelationKey, Event, Issue, SessionCount
 from store.settings import DatabaseSettings
 from tests.collector.envelopes import envelope_bytes, event
+from tests.collector.test_scrub import every_stored_text
 from tests.conftest import BACKENDS, ProjectKey, _factory, make_project
 from tests.services import PostgresDatabases, SqliteDatabases
 
 MiB = 1024 * 1024
+WEBHOOK_SECRET = "hostile-client-secret"
 
 
 @dataclass
@@ -55,7 +63,11 @@ def target(
     project = make_project(database)
     database.dispose()
     log = tmp_path_factory.mktemp("hostile") / "server.log"
-    with running_server(url, log) as server, httpx.Client(base_url=server.url, timeout=60) as http:
+    env = {"SENTRAIL_SENTRY_CLIENT_SECRET": WEBHOOK_SECRET}
+    with (
+        running_server(url, log, extra_env=env) as server,
+        httpx.Client(base_url=server.url, timeout=60) as http,
+    ):
         yield Target(server, project, url, http)
 
 
@@ -168,3 +180,202 @@ def test_non_ascii_digits_in_content_length_and_cursor(target: Target) -> None:
         status = sock.recv(100).split(b" ")[1]
     assert status.startswith(b"4")
     assert target.http.get("/healthz").status_code == 200
+
+
+# The cases below store events: they run after test_nothing_half_written_and_still_serving.
+
+
+def _timed(call: Callable[[], httpx.Response]) -> tuple[httpx.Response, float]:
+    started = time.perf_counter()
+    response = call()
+    return response, time.perf_counter() - started
+
+
+def test_a_format_bomb_is_formatted_within_bounds(target: Target) -> None:
+    """Finding 1: `%(a)100000000s` repeated in a 252-byte event made the server allocate
+    ~1 GB and stop answering for ~30 s."""
+    bomb = event(logentry={"message": "%(a)100000000s" * 12, "params": {"a": "x"}})
+    braces = event(logentry={"message": "{:>100000000}{0:>100000000}", "params": ["x"]})
+    star = event(logentry={"message": "%*s|%.*f", "params": [10**9, "y", 10**9, 1.5]})
+    for sent in (bomb, braces, star):
+        assert len(orjson.dumps(sent["logentry"])) < 300
+        response, took = _timed(lambda: target.envelope(envelope_bytes(sent)))  # noqa: B023
+        assert response.status_code == 200, response.text
+        assert took < 3, took
+        health, took = _timed(lambda: target.http.get("/healthz"))
+        assert health.status_code == 200 and took < 1, took
+        stored = target.http.get(f"/api/v1/events/{sent['event_id']}").json()
+        assert len(stored["message"]) <= MAX_SCANNED_TEXT
+    stored = target.http.get(f"/api/v1/events/{bomb['event_id']}").json()
+    assert stored["message"].strip(" ").startswith("x")  # widths clamped, not dropped
+    assert target.http.get(f"/api/v1/events/{braces['event_id']}").json()["message"] == (
+        "{:>100000000}{0:>100000000}"
+    )
+
+
+def test_a_long_message_is_grouped_in_linear_time(target: Target) -> None:
+    """Finding 2: a 50,000-character message without an exception stalled the event loop
+    ~5 s in the grouping regexes (an unanchored `[\\w.+-]+@`)."""
+    for message in ("a" * 50_000, "a." * 25_000, "a" * (MiB - 4096), "password" * 6_000):
+        sent = event(message=message)
+        response, took = _timed(lambda: target.envelope(envelope_bytes(sent)))  # noqa: B023
+        assert response.status_code == 200, response.text
+        assert took < 2, (len(message), took)
+        health, took = _timed(lambda: target.http.get("/healthz"))
+        assert health.status_code == 200 and took < 1
+
+
+NESTED = "__nested__"
+
+
+def _with_nesting(sent: dict[str, object], depth: int, leaf: object) -> bytes:
+    """The envelope of `sent` with `depth` levels of objects around `leaf` where the string
+    NESTED stands, written by hand (orjson and json write a few hundred levels at most)."""
+    nested = b'{"a":' * depth + orjson.dumps(leaf) + b"}" * depth
+    payload = orjson.dumps(sent).replace(orjson.dumps(NESTED), nested)
+    return b'{}\n{"type":"event"}\n' + payload + b"\n"
+
+
+@pytest.mark.parametrize("depth", [100, 300, 1000])
+def test_deep_nesting_is_trimmed_once_at_ingest(target: Target, depth: int) -> None:
+    """Finding 4: with 256-1,024 levels ingest answered 500 when a sensitive key was inside,
+    and past ~254 an accepted event broke the order, trace and event pages for good."""
+    order, trace = f"deep-{depth}", uuid.uuid4().hex
+    sent = event(
+        tags={"order_id": order},
+        contexts={"trace": {"trace_id": trace, "span_id": "b" * 16}},
+        extra={"deep": NESTED},
+    )
+    body = _with_nesting(sent, depth, {"password": "deep-secret", "card": "4111111111111111"})
+    assert body.count(b'{"a":') == depth
+    response = target.envelope(body)
+    assert response.status_code == 200, response.text
+    stored = target.http.get(f"/api/v1/events/{sent['event_id']}")
+    assert stored.status_code == 200
+    payload = orjson.dumps(stored.json()["payload"])
+    assert TRIMMED.encode() in payload and b"deep-secret" not in payload
+    for path in (f"/api/v1/traces/{trace}", f"/traces/{trace}"):
+        assert target.http.get(path).status_code == 200, path
+    deadline = time.monotonic() + 30
+    while target.http.get(f"/api/v1/orders/{order}").status_code != 200:
+        assert time.monotonic() < deadline, "the correlator never showed the order"
+        time.sleep(0.2)  # the correlator runs beside the collector, polling
+    for path in (f"/api/v1/orders/{order}", f"/orders/{order}"):
+        assert target.http.get(path).status_code == 200, path
+
+
+def test_deep_nesting_in_a_webhook_is_trimmed(target: Target) -> None:
+    error = sp.event()
+    error["extra"] = {"deep": NESTED}
+    body, headers = sp.signed(sp.envelope("created", {"error": error}), "error", WEBHOOK_SECRET)
+    nested = b'{"a":' * 600 + b'{"password":"hook-deep-secret"}' + b"}" * 600
+    body = body.replace(orjson.dumps(NESTED), nested)
+    headers["Sentry-Hook-Signature"] = hmac.new(
+        WEBHOOK_SECRET.encode(), body, hashlib.sha256
+    ).hexdigest()
+    response = target.http.post("/webhooks/sentry", content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    assert MAX_DEPTH < 600
+    listed = target.http.get("/api/v1/webhooks/deliveries").json()
+    assert listed and target.http.get("/api/v1/issues").status_code == 200
+
+
+CARD = "4111111111111111"
+FULL_WIDTH_CARD = CARD.translate({ord(d): 0xFF10 + int(d) for d in "0123456789"})
+# Each text and the part of it that must be stored nowhere.
+CORPUS = [
+    ("access_token=AT-corpus-1", "AT-corpus-1"),
+    ("db_password=DBPW-corpus-2", "DBPW-corpus-2"),
+    ("client_secret=CS-corpus-3", "CS-corpus-3"),
+    ("api-key: AK-corpus-4", "AK-corpus-4"),
+    ("X-Api-Key: XAK-corpus-5", "XAK-corpus-5"),
+    ("then Authorization: Bearer BEARER-corpus-6 was sent", "BEARER-corpus-6"),
+    ("token Bearer BARE-corpus-7", "BARE-corpus-7"),
+    ('{"password": "JSONPW-corpus-8"}', "JSONPW-corpus-8"),
+    ("{'password': 'REPRPW-corpus-9'}", "REPRPW-corpus-9"),
+    ("postgres://shop:URLPW-corpus-10@db.internal:5432/shop", "URLPW-corpus-10"),
+    (f"abc{CARD}xyz", CARD),
+    ("4111.1111.1111.1111", "4111.1111.1111.1111"),
+    (FULL_WIDTH_CARD, FULL_WIDTH_CARD),
+    ("5500 0000 0000 0004", "5500 0000 0000 0004"),
+]
+KEY_CARD = "5105105105105100"
+ORDER_UUID = "7dc8115f-d0af-46b2-4111-111111111111"  # ends in 16 Luhn-valid digits
+
+
+def _raw_envelope(*items: tuple[str, object]) -> bytes:
+    lines = [b"{}"]
+    for kind, payload in items:
+        lines += [orjson.dumps({"type": kind}), orjson.dumps(payload)]
+    return b"\n".join(lines) + b"\n"
+
+
+def test_the_card_and_secret_corpus_is_stored_nowhere(target: Target) -> None:
+    """Finding 3: every format, by every way in (event, transaction, breadcrumbs, extra,
+    client report, session, unknown item, webhook), then nowhere in the database, blobs
+    decompressed; an order id that ends in 16 Luhn-valid digits survives."""
+    texts = [text for text, _ in CORPUS]
+    joined = " | ".join(texts)
+    sent = event(
+        message=joined,
+        tags={"order_id": ORDER_UUID, "note": texts[0]},
+        extra={f"e{i}": text for i, text in enumerate(texts)} | {KEY_CARD: "card as a key"},
+        breadcrumbs={
+            "values": [{"category": "c", "message": text, "data": {"t": text}} for text in texts]
+        },
+        exception={"values": [{"type": "ValueError", "value": joined}]},
+        request={"url": texts[9], "data": joined, "headers": [["X-Api-Key", "XAK-corpus-5"]]},
+    )
+    transaction = event(
+        type="transaction",
+        transaction="/checkout",
+        start_timestamp="2026-11-27T09:59:59Z",
+        extra={"t": joined},
+        spans=[{"description": text, "op": "db"} for text in texts],
+    )
+    for body in (envelope_bytes(sent), envelope_bytes(transaction)):
+        response = target.envelope(body)
+        assert response.status_code == 200, response.text
+    reports = [{"reason": text, "category": text, "quantity": 1} for text in texts]
+    session = {
+        "sid": uuid.uuid4().hex,
+        "did": CARD,
+        "init": True,
+        "started": "2026-11-27T10:00:00Z",
+        "status": "ok",
+        "attrs": {"release": f"r-{texts[1]}", "environment": texts[9]},
+    }
+    aggregates = {
+        "attrs": {"release": f"r-{texts[0]}", "environment": "prod"},
+        "aggregates": [{"started": "2026-11-27T10:00:00Z", "exited": 1, "did": texts[10]}],
+    }
+    body = _raw_envelope(
+        ("client_report", {"discarded_events": reports}),
+        ("session", session),
+        ("sessions", aggregates),
+        (f"x-{CARD}", {}),
+        (f"x-{texts[0]}", {}),
+    )
+    response = target.envelope(body)
+    assert response.status_code == 200, response.text
+    error = sp.event()
+    error["extra"] = {f"e{i}": text for i, text in enumerate(texts)} | {KEY_CARD: "key"}
+    error["message"] = joined
+    payload = sp.envelope("created", {"error": error})
+    payload["action"] = texts[0]
+    hook, headers = sp.signed(payload, "error", WEBHOOK_SECRET, request_id=CARD)
+    response = target.http.post("/webhooks/sentry", content=hook, headers=headers)
+    assert response.status_code == 200, response.text
+
+    database = Database(DatabaseSettings(database_url=target.database_url))
+    try:
+        stored = every_stored_text(database)
+    finally:
+        database.dispose()
+    for _, secret in CORPUS:
+        assert secret not in stored, secret
+    for secret in (KEY_CARD, CARD):
+        assert secret not in stored, secret
+    assert ORDER_UUID in stored
+    detail = target.http.get(f"/api/v1/events/{sent['event_id']}").json()
+    assert detail["keys"]["order_id"] == [ORDER_UUID]
