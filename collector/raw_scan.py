@@ -166,7 +166,8 @@ def _card_to_mask(raw: bytes, start: int, end: int) -> bool:
         token = raw[start:end]
         unknown_edge = raw[start - 1 : start] == b"_" or raw[end : end + 1] == b"_"
         too_long = len(token) >= digits + MAX_ID_TOKEN  # as the walk: no id, a card
-        return unknown_edge or too_long or token.strip(b"0123456789abcdef") != b""
+        # As the walk: the dashes the candidate spans are part of the id (a UUID).
+        return unknown_edge or too_long or token.strip(b"0123456789abcdef-") != b""
     return True
 
 

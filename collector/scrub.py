@@ -34,6 +34,7 @@ SEPARATOR_VALUE = re.compile(
 )
 BEARER_VALUE = re.compile(r"""\s+([^\s&,;"']+)""")
 HEX = frozenset("0123456789abcdefABCDEF")
+ID_CHARS = HEX | {"-"}
 __all__ = ["FILTERED", "Scrubber", "luhn_valid"]
 
 
@@ -96,8 +97,11 @@ class _CardMasker:
             token_start, token_end = _token_around(text, start, end)
             self.token_end = token_end
             token = text[token_start:token_end]
+            # The dashes a candidate spans are part of the id it sits in: in
+            # `149e723d-b480-4153-8101-07eea3c83fc2` the digits `480-4153-8101-07` are
+            # Luhn-valid, and the UUID around them is an order ID, not a card.
             self.token_is_id = len(token) < (end - start) + MAX_ID_TOKEN and all(
-                char in HEX for char in token
+                char in ID_CHARS for char in token
             )
         return self.token_is_id
 
