@@ -47,20 +47,21 @@ def get_event(*, session: Session, event_id: str) -> schemas.EventDetail:
 def trace_events(*, session: Session, trace_id: str) -> schemas.TraceEvents:
     """Every event of one trace, oldest first (errors, messages and transactions)."""
     trace_id = normalize_trace_id(trace_id)
-    events = trace_event_rows(session, trace_id)
+    events = trace_event_rows(session, trace_id, limit=None)
     if not events:
         raise NotFound(f"no events for trace {trace_id}")
     return schemas.TraceEvents(trace_id=trace_id, events=[event_summary(e) for e in events])
 
 
 def trace_event_rows(
-    session: Session, trace_id: str, limit: int = TRACE_EVENT_LIMIT
+    session: Session, trace_id: str, limit: int | None = TRACE_EVENT_LIMIT
 ) -> list[Event]:
-    """The events of one trace as rows, oldest first (the trace page draws them)."""
+    """The events of one trace (its id as stored: `normalize_trace_id`) as rows, oldest first;
+    the trace page draws at most `limit`, the API returns them all."""
     return list(
         session.scalars(
             select(Event)
-            .where(Event.trace_id == normalize_trace_id(trace_id))
+            .where(Event.trace_id == trace_id)
             .order_by(Event.timestamp, Event.id)
             .limit(limit)
         )

@@ -41,7 +41,8 @@ def list_issues(
 
 
 def get_issue(*, session: Session, issue_id: int) -> schemas.IssueDetail:
-    issue = session.get(Issue, issue_id)
+    # Ids are 64-bit: a larger number from a URL would overflow the database's integer.
+    issue = session.get(Issue, issue_id) if 1 <= issue_id <= 2**62 else None
     if issue is None:
         raise NotFound(f"no issue {issue_id}")
 
@@ -71,7 +72,3 @@ def get_issue(*, session: Session, issue_id: int) -> schemas.IssueDetail:
         releases=distinct_of(Event.release),
         latest_events=[event_summary(e) for e in latest],
     )
-
-
-def issue_exists(session: Session, issue_id: int) -> bool:
-    return 1 <= issue_id <= 2**62 and session.get(Issue, issue_id) is not None

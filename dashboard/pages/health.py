@@ -46,6 +46,4 @@ def release(request: Request, version: str, session: SessionDep) -> Response:
 
 @router.get("/issues/{issue_id}", response_class=HTMLResponse)
 def issue(request: Request, issue_id: int, session: SessionDep) -> Response:
-    if not issues.issue_exists(session, issue_id):
-        raise NotFound(f"No issue {issue_id}.")
     return render(request, "issue.html", issue=issues.get_issue(session=session, issue_id=issue_id))
