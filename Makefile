@@ -25,6 +25,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/bandit -c pyproject.toml -r store web rules reads collector correlator dashboard shop sentrail -q
 
 bench: setup
 	$(BIN)/python -m bench.ingest

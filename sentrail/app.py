@@ -17,6 +17,7 @@ from collector.webhooks import SentryProjects, WebhookReader
 from correlator.settings import CorrelatorSettings
 from correlator.worker import Correlator, CorrelatorThread
 from dashboard.api import router as api_router
+from dashboard.apidocs import docs_router
 from dashboard.pages import create_pages_app
 from dashboard.security import SecurityHeaders
 from dashboard.settings import DashboardSettings
@@ -118,11 +119,16 @@ def create_app(
         summary="A self-hosted backend for Sentry data, correlated by order, trace and release.",
         version="0.1.0",
         lifespan=parts.lifespan,
+        # Served by dashboard/apidocs.py: from our own assets, behind the dashboard token.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     install_error_handler(app)
     if "dashboard" in roles:
         app.include_router(api_router)
     app.include_router(health)
+    app.include_router(docs_router(login_page="dashboard" in roles))
     if "dashboard" in roles:
         # Last: the pages take every path the API and health checks did not.
         app.mount("/", create_pages_app())

@@ -10,7 +10,7 @@ stall).
 import asyncio
 import os
 import signal
-import subprocess
+import subprocess  # nosec B404  # starts sentrail and the shop, fixed argv, no shell
 import sys
 import threading
 from collections.abc import Callable
@@ -102,7 +102,7 @@ class Demo:
         env = {**os.environ}
         env.setdefault("SENTRAIL_STALL_AFTER", "20")  # stalls show up within the demo
         log = (self.data_dir / "sentrail.log").open("ab")
-        self.server = subprocess.Popen(
+        self.server = subprocess.Popen(  # nosec B603  # fixed argv (this Python, -m sentrail)
             [
                 sys.executable,
                 "-m",

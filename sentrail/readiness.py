@@ -4,7 +4,7 @@
 for all of them, each saying in its own words what went wrong.
 """
 
-import subprocess
+import subprocess  # nosec B404  # only to watch a process it was given
 import time
 from collections.abc import Callable
 

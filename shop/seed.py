@@ -12,4 +12,4 @@ PRODUCTS = (
 )
 USERS = ("walter", "dwight", "eric", "han", "phoebe", "elaine")
 # The demo customers' password: demo data, not a secret.
-DEMO_PASSWORD = "vmware1!"
+DEMO_PASSWORD = "vmware1!"  # nosec B105  # the demo shop's public sample password

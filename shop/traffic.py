@@ -83,7 +83,7 @@ class Customer:
         self.client = client
         self.rng = rng
         self.userid = ""
-        self.token = ""
+        self.token = ""  # nosec B105  # an empty JWT slot filled at sign-in, not a password
 
     async def sign_up(self) -> None:
         name = f"customer-{uuid.uuid4().hex[:12]}"
@@ -174,7 +174,7 @@ async def run_traffic(
     on_progress: Callable[[int], None] | None = None,
 ) -> TrafficResult:
     """Places `orders` orders, then follows them until they settle (or `settle_seconds`)."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311  # simulated shoppers, repeatable by seed
     result = TrafficResult()
     started = time.perf_counter()
     limits = httpx.Limits(max_connections=concurrency * 2)
@@ -185,7 +185,10 @@ async def run_traffic(
             else Faults.model_validate((await client.get("/admin/faults")).json())
         )
         products = (await client.get("/products")).json()["data"]
-        customers = [Customer(client, random.Random(rng.random())) for _ in range(concurrency)]
+        customers = [
+            Customer(client, random.Random(rng.random()))  # nosec B311  # simulated shoppers
+            for _ in range(concurrency)
+        ]
         await asyncio.gather(*(c.sign_up() for c in customers))
         owner: dict[str, Customer] = {}
         remaining = orders

@@ -91,3 +91,34 @@ def test_the_proxy_sends_ingest_to_collectors_and_the_rest_to_the_dashboard() ->
     upstreams = set(re.findall(r"server (\w+):8000", conf))
     assert upstreams == {"collector", "dashboard"} <= set(COMPOSE["services"])
     assert re.search(r"location ~ \^/api/\[0-9\]\+/\(envelope\|store\)", conf)
+
+
+def interpolate(text: str, env: dict[str, str]) -> str:
+    """Compose's `${NAME}`, `${NAME:-default}` and `${NAME:?error}` (the forms the file uses):
+    an unset or empty NAME with `:?` stops compose before it starts anything."""
+
+    def one(match: re.Match[str]) -> str:
+        name, form, rest = match.group(1), match.group(2) or "", match.group(3) or ""
+        value = env.get(name, "")
+        if form == ":?" and not value:
+            raise ValueError(f"required variable {name} is missing a value: {rest}")
+        return value or (rest if form == ":-" else "")
+
+    return re.sub(r"\$\{([A-Z_]+)(:[-?])?([^}]*)\}", one, text.replace("$$", "\0")).replace(
+        "\0", "$"
+    )
+
+
+def test_compose_refuses_to_start_an_open_dashboard() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    env = {"POSTGRES_PASSWORD": "pw"}
+    with pytest.raises(ValueError, match="SENTRAIL_DASHBOARD_TOKEN"):
+        interpolate(text, env)
+    with pytest.raises(ValueError, match="SENTRAIL_DASHBOARD_TOKEN"):
+        interpolate(text, {**env, "SENTRAIL_DASHBOARD_TOKEN": ""})  # empty is no token
+    token = "t" * 32
+    resolved = yaml.safe_load(interpolate(text, {**env, "SENTRAIL_DASHBOARD_TOKEN": token}))
+    assert resolved["services"]["dashboard"]["environment"]["SENTRAIL_DASHBOARD_TOKEN"] == token
+    # Only the proxy publishes a port of sentrail's; the dashboard is reached through it.
+    published = {name for name, s in resolved["services"].items() if s.get("ports")}
+    assert published == {"proxy", "shop"}

@@ -203,3 +203,21 @@ def test_the_token_wall(tmp_path: Path, chromium: Any) -> None:
             cookie["httpOnly"] and cookie["sameSite"] == "Strict" and TOKEN not in cookie["value"]
         )
         context.close()
+
+
+def test_the_api_docs_run_under_the_content_security_policy(
+    shop_data: tuple[Server, dict[str, str]], page: tuple[Any, PageWatch]
+) -> None:
+    server, _ = shop_data
+    browser_page, watch = page
+    outside: list[str] = []
+    browser_page.on("request", lambda r: not r.url.startswith(server.url) and outside.append(r.url))
+    response = browser_page.goto(f"{server.url}/docs")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    try:
+        browser_page.wait_for_selector(".swagger-ui .info .title", timeout=15_000)
+    except Exception:
+        raise AssertionError(watch.problems) from None
+    assert "sentrail" in browser_page.locator(".swagger-ui .info .title").inner_text()
+    assert browser_page.locator(".opblock").count() > 10  # every operation listed
+    assert watch.problems == [] and outside == []

@@ -121,3 +121,26 @@ def test_sessions_on_a_real_server(server: Server) -> None:
     headers = {"cookie": f"sentrail_session={first}"}
     assert httpx.post(f"{server.url}/logout", headers=headers, timeout=10).status_code == 303
     assert services(first) == 303 and services(second) == 200
+
+
+def test_the_api_docs_want_the_token_and_load_nothing_from_elsewhere(server: Server) -> None:
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        assert http.get("/openapi.json").status_code == 401
+        docs = http.get("/docs")
+        assert docs.status_code == 303 and docs.headers["location"] == "/login?next=/docs"
+        bearer = {"Authorization": f"Bearer {TOKEN}"}
+        assert http.get("/openapi.json", headers=bearer).json()["info"]["title"] == "sentrail"
+        assert http.post("/login", data={"token": TOKEN}).status_code == 303  # the cookie
+        page = http.get("/docs")
+        assert page.status_code == 200
+        csp = page.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assert sources and all(s.startswith(("/docs/assets/", "data:")) for s in sources)
+        assert "<script>" not in page.text  # no inline script
+        for source in sources[:-1] if sources[-1].startswith("data:") else sources:
+            if source.startswith("/"):
+                asset = http.get(source)
+                assert asset.status_code == 200 and len(asset.content) > 100, source
+        assert http.get("/docs/assets/index.html").status_code == 404  # only the listed files
+        assert http.get("/redoc").status_code == 404
