@@ -3,7 +3,9 @@
 import uuid
 from typing import Any
 
+import sentry_sdk
 from sentry_sdk.envelope import Envelope
+from sentry_sdk.transport import Transport
 
 
 def event(**fields: Any) -> dict[str, Any]:
@@ -36,3 +38,55 @@ def envelope_bytes(
     for session in sessions or []:
         envelope.add_session(session)  # type: ignore[arg-type]
     return envelope.serialize()
+
+
+class Recording(Transport):
+    """What sentry-python would send, kept through its own envelope machinery."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.envelopes: list[Envelope] = []
+
+    def capture_envelope(self, envelope: Envelope) -> None:
+        self.envelopes.append(envelope)
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        return [
+            item.payload.json
+            for envelope in self.envelopes
+            for item in envelope.items
+            if item.type == "event" and item.payload.json is not None
+        ]
+
+
+def recorded_envelopes(**options: Any) -> list[bytes]:
+    """The envelopes real sentry-python sends for an error with a stack and breadcrumbs, a
+    message, a transaction with a child span and a session, serialised as on the wire."""
+    transport = Recording()
+    sentry_sdk.init(
+        dsn="http://key@127.0.0.1:9/1",
+        transport=transport,
+        release="r1",
+        traces_sample_rate=1.0,
+        auto_session_tracking=True,
+        **options,
+    )
+    try:
+        with (
+            sentry_sdk.start_transaction(op="queue.process", name="order"),
+            sentry_sdk.start_span(op="db", name="select order"),
+        ):
+            sentry_sdk.add_breadcrumb(category="CreditCardValidated", data={"OrderID": "1"})
+            sentry_sdk.set_tag("order_id", str(uuid.uuid4()))
+            try:
+                raise ValueError("validation failed for order [x] : card 4111111111111111")
+            except ValueError as error:
+                sentry_sdk.capture_exception(error)
+            sentry_sdk.capture_message("order %s shipped", level="info")
+        sentry_sdk.get_isolation_scope().start_session()
+        sentry_sdk.get_isolation_scope().end_session()
+        sentry_sdk.flush()
+    finally:
+        sentry_sdk.init()
+    return [envelope.serialize() for envelope in transport.envelopes]

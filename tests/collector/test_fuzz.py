@@ -1,7 +1,8 @@
 """Property-based fuzzing of every parser on the ingest path: whatever arrives, the answer is a
 value or a clear 4xx (a SentrailError), never another exception. The envelope parser, the
-store body, normalisation, the scrubber and the webhook reader take 10,000 bounded inputs each
-(README, Reliability: Fuzzing); the whole file stays under a minute."""
+store body, normalisation, the scrubber and the webhook reader take 500 structured inputs each
+(`SENTRAIL_TEST_FUZZ_EXAMPLES` raises it); tests/collector/test_mutation_fuzz.py gives each parser
+10,000 mutants of real payloads (README, Reliability: Fuzzing)."""
 
 import base64
 import os
@@ -64,7 +65,9 @@ NOW = datetime(2026, 11, 27, tzinfo=UTC)
 
 
 FUZZ = settings(
-    max_examples=int(os.environ.get("SENTRAIL_FUZZ_EXAMPLES", "500")), deadline=None, database=None
+    max_examples=int(os.environ.get("SENTRAIL_TEST_FUZZ_EXAMPLES", "500")),
+    deadline=None,
+    database=None,
 )
 READER = ItemReader(CollectorSettings(), EXTRACTOR)
 SCRUBBER = Scrubber()

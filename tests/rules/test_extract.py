@@ -5,11 +5,10 @@ import uuid
 from typing import Any
 
 import sentry_sdk
-from sentry_sdk.envelope import Envelope
-from sentry_sdk.transport import Transport
 
 from rules.config import current_rules
 from rules.extract import EventFields, KeyExtractor
+from tests.collector.envelopes import Recording
 
 EXTRACTOR = KeyExtractor(current_rules())
 
@@ -49,19 +48,6 @@ def test_without_a_key_of_its_own_only_the_newest_breadcrumb_counts() -> None:
 def test_breadcrumbs_alone_still_carry_the_key() -> None:
     only = str(uuid.uuid4())
     assert keys_of({"breadcrumbs": [crumb(only)], "message": "x"}) == [("order_id", only)]
-
-
-class Recording(Transport):
-    """Keeps what sentry-python would send, through its own envelope machinery."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.events: list[dict[str, Any]] = []
-
-    def capture_envelope(self, envelope: Envelope) -> None:
-        for item in envelope.items:
-            if item.type == "event" and item.payload.json is not None:
-                self.events.append(item.payload.json)
 
 
 def test_a_worker_loop_without_request_scope_puts_each_error_in_its_own_order() -> None:
