@@ -11,9 +11,8 @@ from starlette.requests import Request
 
 from collector.auth import ProjectKeys, key_from_dsn, keys_from_request, single_key
 from collector.batch import IngestBatch
-from collector.encodings import decode_body
 from collector.items import ItemReader
-from collector.parsers import parse_envelope, parse_store_body
+from collector.lanes import LargeRequestLane, read_envelope, read_store_body
 from collector.ratelimit import RateLimiter
 from collector.settings import CollectorSettings
 from collector.writer import Writer
@@ -33,6 +32,7 @@ class Ingest:
     limiter: RateLimiter
     reader: ItemReader
     writer: Writer
+    large: LargeRequestLane
 
     @classmethod
     def build(cls, database: Database, settings: CollectorSettings | None = None) -> "Ingest":
@@ -51,6 +51,7 @@ class Ingest:
             RateLimiter(settings.rate_limit_per_minute),
             ItemReader(settings, KeyExtractor(current_rules())),
             writer,
+            LargeRequestLane(settings),
         )
 
 
@@ -84,10 +85,12 @@ async def _authenticate(ingest: Ingest, project_id: int, keys: set[str]) -> None
         await run_in_threadpool(ingest.projects.check, project_id, key)
 
 
-async def _body(ingest: Ingest, request: Request) -> bytes:
-    settings = ingest.settings
-    raw = await read_body(request, settings.max_body_bytes)
-    return decode_body(raw, request.headers.get("content-encoding"), settings.max_envelope_bytes)
+async def _body(ingest: Ingest, request: Request) -> tuple[bytes, str | None, bool]:
+    """The body as sent, its encoding, and whether it is large (collector/lanes.py)."""
+    encoding = request.headers.get("content-encoding")
+    ingest.large.check_room(request.headers.get("content-length"), encoding)
+    body = await read_body(request, ingest.settings.max_body_bytes)
+    return body, encoding, ingest.large.is_large(len(body), encoding)
 
 
 def _answer(batch: IngestBatch) -> FastJSONResponse:
@@ -103,12 +106,16 @@ async def envelope_endpoint(request: Request) -> FastJSONResponse:
     if keys:  # refuse a bad key before reading a large body
         await _authenticate(ingest, project_id, keys)
     ingest.limiter.check(project_id)
-    envelope = parse_envelope(await _body(ingest, request))
-    dsn_key = key_from_dsn(envelope.headers.get("dsn"), project_id)
+    body, encoding, large = await _body(ingest, request)
+    now = datetime.now(UTC)
+    if large:
+        dsn, batch = await ingest.large.run(read_envelope, project_id, body, encoding, now)
+    else:
+        dsn, batch = read_envelope(project_id, body, encoding, now, ingest.reader)
+    dsn_key = key_from_dsn(dsn, project_id)
     if dsn_key is not None:
         keys.add(dsn_key)
     await _authenticate(ingest, project_id, keys)
-    batch = ingest.reader.envelope(project_id, envelope, datetime.now(UTC))
     await ingest.writer.submit(batch)
     return _answer(batch)
 
@@ -120,16 +127,12 @@ async def store_endpoint(request: Request) -> FastJSONResponse:
         ingest, project_id, keys_from_request(request.headers, request.query_params)
     )
     ingest.limiter.check(project_id)
-    limit = ingest.settings.max_event_bytes
-    event, payload = parse_store_body(await _body(ingest, request), limit)
-    if len(payload) > limit:
-        raise PayloadTooLarge(f"event is larger than {limit} bytes")
-    kind = "transaction" if event.get("type") == "transaction" else "event"
+    body, encoding, large = await _body(ingest, request)
+    now = datetime.now(UTC)
     batch = IngestBatch(project_id)
-    batch.events.append(
-        ingest.reader.normalize(
-            event, payload, kind=kind, received_at=datetime.now(UTC), fallback_event_id=None
-        )
-    )
+    if large:
+        batch.events.append(await ingest.large.run(read_store_body, body, encoding, now))
+    else:
+        batch.events.append(read_store_body(body, encoding, now, ingest.reader))
     await ingest.writer.submit(batch)
     return _answer(batch)

@@ -9,7 +9,7 @@ from collector import sessions
 from collector.batch import IngestBatch, NormalizedEvent, Outcome
 from collector.limits import MAX_REPORT_ENTRIES
 from collector.normalize import normalize_event
-from collector.parsers import Envelope, Item, parse_json_document
+from collector.parsers import Envelope, Item, parse_json_document, parse_store_body
 from collector.scrub import Scrubber
 from collector.settings import CollectorSettings
 from rules.extract import KeyExtractor
@@ -86,6 +86,17 @@ class ItemReader:
             received_at=received_at,
             fallback_event_id=fallback_event_id,
             extractor=self.extractor,
+        )
+
+    def store_body(self, body: bytes, received_at: datetime) -> NormalizedEvent:
+        """The event of a `/store/` body (plain, base64 or base64 of zlib'd JSON)."""
+        limit = self.settings.max_event_bytes
+        event, payload = parse_store_body(body, limit)
+        if len(payload) > limit:
+            raise PayloadTooLarge(f"event is larger than {limit} bytes")
+        kind = "transaction" if event.get("type") == "transaction" else "event"
+        return self.normalize(
+            event, payload, kind=kind, received_at=received_at, fallback_event_id=None
         )
 
     def envelope(self, project_id: int, envelope: Envelope, received_at: datetime) -> IngestBatch:

@@ -25,6 +25,9 @@ class CollectorSettings(SentrailSettings):
     # How long the writer waits for more requests before it commits (seconds).
     writer_linger: float = Field(default=0.0, ge=0, le=0.1)
     retry_after_seconds: int = Field(default=5, ge=1)
+    # Large requests (collector/lanes.py) admitted at once, one worked on at a time; past
+    # that, 503 with Retry-After. SDKs send few: a flood of them is what this bounds.
+    max_large_requests: int = Field(default=16, ge=1)
 
     # Data scrubbing at ingest (on by default, as Relay): extra regexes whose matches are
     # replaced in every string, and keys whose values are kept even if they look sensitive.

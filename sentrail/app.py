@@ -96,6 +96,7 @@ class Parts:
                 await webhooks.enricher.close()
             if ingest is not None:
                 await ingest.writer.stop()
+                await run_in_threadpool(ingest.large.close)
             if background is not None:
                 await run_in_threadpool(background.stop)
             database.dispose()

@@ -379,3 +379,28 @@ def test_the_card_and_secret_corpus_is_stored_nowhere(target: Target) -> None:
     assert ORDER_UUID in stored
     detail = target.http.get(f"/api/v1/events/{sent['event_id']}").json()
     assert detail["keys"]["order_id"] == [ORDER_UUID]
+
+
+def test_a_large_event_is_stored_as_a_small_one_would_be(target: Target) -> None:
+    """Large requests are read in the lane's own process (collector/lanes.py), with the same
+    settings and rules: scrubbed, keyed, grouped, stored."""
+    order = "4f6b2a1c-3d5e-4f70-8a9b-0c1d2e3f4a5b"
+    padding = "lorem ipsum " * 20_000  # ~240 KB: well past the lane's threshold
+    for compressed in (False, True):
+        sent = event(
+            message=f"validation failed for order [{order}] : card 4111 1111 1111 1111 {padding}",
+            extra={"password": "hunter2"},
+        )
+        body = envelope_bytes(sent)
+        assert len(body) > 64 * 1024
+        if compressed:
+            response = target.envelope(gzip.compress(body), {"Content-Encoding": "gzip"})
+        else:
+            response = target.envelope(body)
+        assert response.status_code == 200, response.text
+        stored = target.http.get(f"/api/v1/events/{sent['event_id']}").json()
+        assert "4111 1111 1111 1111" not in stored["message"]
+        assert stored["message"].startswith(f"validation failed for order [{order}]")
+        assert stored["payload"]["extra"]["password"] == "[Filtered]"
+        assert stored["keys"]["order_id"] == [order]
+        assert stored["issue_id"] is not None
