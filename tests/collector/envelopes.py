@@ -1,6 +1,8 @@
 """Envelopes as sentry-python builds them, for tests that need request bodies."""
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sentry_sdk
@@ -60,19 +62,31 @@ class Recording(Transport):
         ]
 
 
-def recorded_envelopes(**options: Any) -> list[bytes]:
+# An SDK set up inside the test process must leave nothing behind. Its integrations, once set
+# up, patch httpx for the whole process, and the shop's traffic generator, which runs in the
+# test process, would then send one trace header with every request: every order of the shop
+# e2e in one trace, and no failure told apart from another.
+NO_PATCHING: dict[str, Any] = {"default_integrations": False, "auto_enabling_integrations": False}
+
+
+@contextmanager
+def recording_sdk(**options: Any) -> Iterator[Recording]:
+    """sentry-python set up with a recording transport and no integrations, in a scope of its
+    own; afterwards a client that sends nothing and patches nothing."""
+    transport = Recording()
+    sentry_sdk.init(dsn="http://key@127.0.0.1:9/1", transport=transport, **NO_PATCHING, **options)
+    try:
+        with sentry_sdk.isolation_scope():
+            yield transport
+            sentry_sdk.flush()
+    finally:
+        sentry_sdk.init(**NO_PATCHING)
+
+
+def recorded_envelopes() -> list[bytes]:
     """The envelopes real sentry-python sends for an error with a stack and breadcrumbs, a
     message, a transaction with a child span and a session, serialised as on the wire."""
-    transport = Recording()
-    sentry_sdk.init(
-        dsn="http://key@127.0.0.1:9/1",
-        transport=transport,
-        release="r1",
-        traces_sample_rate=1.0,
-        auto_session_tracking=True,
-        **options,
-    )
-    try:
+    with recording_sdk(release="r1", traces_sample_rate=1.0) as transport:
         with (
             sentry_sdk.start_transaction(op="queue.process", name="order"),
             sentry_sdk.start_span(op="db", name="select order"),
@@ -86,7 +100,4 @@ def recorded_envelopes(**options: Any) -> list[bytes]:
             sentry_sdk.capture_message("order %s shipped", level="info")
         sentry_sdk.get_isolation_scope().start_session()
         sentry_sdk.get_isolation_scope().end_session()
-        sentry_sdk.flush()
-    finally:
-        sentry_sdk.init()
     return [envelope.serialize() for envelope in transport.envelopes]

@@ -146,6 +146,20 @@ def diagnose(database_url: str, server: Server, problems: list[str]) -> str:
                 .where(CorrelationKey.value == order)
             ).all()
             lines.append(f"{order}: {len(rows)} keyed events stored: {rows[:20]}")
+            # Every event on the order's traces, keyed or not, with what root-cause finding
+            # reads: a failure put on the wrong service shows here why.
+            traces = select(Event.trace_id).where(
+                Event.id.in_([row.event_row_id for row in rows]), Event.trace_id.is_not(None)
+            )
+            on_traces = session.execute(
+                select(
+                    Event.id, Event.service, Event.type, Event.level, Event.timestamp,
+                    Event.duration_ms, Event.trace_id, Event.span_id, Event.parent_span_id,
+                )
+                .where(Event.trace_id.in_(traces))
+                .order_by(Event.timestamp)
+            ).all()  # fmt: skip
+            lines += [f"    {tuple(event)}" for event in on_traces[:40]]
     database.dispose()
     return "\n".join(lines)
 

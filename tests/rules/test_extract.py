@@ -4,11 +4,12 @@ work (docs/decisions.md#11)."""
 import uuid
 from typing import Any
 
+import httpx
 import sentry_sdk
 
 from rules.config import current_rules
 from rules.extract import EventFields, KeyExtractor
-from tests.collector.envelopes import Recording
+from tests.collector.envelopes import recording_sdk
 
 EXTRACTOR = KeyExtractor(current_rules())
 
@@ -53,22 +54,26 @@ def test_breadcrumbs_alone_still_carry_the_key() -> None:
 def test_a_worker_loop_without_request_scope_puts_each_error_in_its_own_order() -> None:
     """sentry-python keeps breadcrumbs for the life of a worker with no request scope: the error
     of a later order still carries every earlier order's breadcrumb."""
-    transport = Recording()
-    sentry_sdk.init(dsn="http://key@127.0.0.1:9/1", transport=transport, max_breadcrumbs=100)
-    try:
-        orders = [str(uuid.uuid4()) for _ in range(6)]
-        failing = set(orders[1::2])
+    orders = [str(uuid.uuid4()) for _ in range(6)]
+    failing = set(orders[1::2])
+    with recording_sdk(max_breadcrumbs=100) as transport:
         for order in orders:
             sentry_sdk.add_breadcrumb(category="CreditCardValidated", data={"OrderID": order})
             if order in failing:
                 with sentry_sdk.new_scope() as scope:
                     scope.set_tag("order_id", order)
                     sentry_sdk.capture_message(f"validation failed for order [{order}] : bad")
-        sentry_sdk.flush()
-    finally:
-        sentry_sdk.init()  # no DSN: nothing is sent by later tests
     assert len(transport.events) == len(failing)
     for event in transport.events:
         assert len(event["breadcrumbs"]["values"]) > 1 or event["tags"]["order_id"] == orders[1]
         assert keys_of(event) == [("order_id", event["tags"]["order_id"])]
     assert {event["tags"]["order_id"] for event in transport.events} == failing
+
+
+def test_an_sdk_in_the_test_process_leaves_httpx_unpatched() -> None:
+    """Were httpx patched, the shop e2e's traffic would carry one trace for every order."""
+    with recording_sdk():
+        sentry_sdk.capture_message("x")
+    for client in (httpx.Client, httpx.AsyncClient):
+        assert "httpx" in client.send.__code__.co_filename, "patched by sentry_sdk"
+        assert not hasattr(client.send, "__wrapped__")
