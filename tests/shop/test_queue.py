@@ -8,6 +8,7 @@ import sentry_sdk
 from redis import Redis
 
 from shop import queue
+from tests.collector.envelopes import NO_PATCHING
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -30,13 +31,14 @@ def publish_one(redis: Redis, order_id: str) -> str:
 
 def test_a_message_carries_its_trace_and_is_acknowledged_once_handled(redis_url: str) -> None:
     redis = Redis.from_url(redis_url)
-    sentry_sdk.init(traces_sample_rate=1.0)  # no DSN: traces kept, nothing sent
+    # No DSN: traces kept, nothing sent; no integrations: nothing patched for later tests.
+    sentry_sdk.init(traces_sample_rate=1.0, **NO_PATCHING)
     try:
         with sentry_sdk.start_transaction(name="checkout") as transaction:
             publish_one(redis, "o-1")
             trace_id = transaction.trace_id
     finally:
-        sentry_sdk.init()
+        sentry_sdk.init(**NO_PATCHING)
     seen: list[queue.Message] = []
     consumer = queue.Consumer(redis, queue.PAYMENT_REQUESTS, "payment", seen.append)
     consumer.ensure_group()
