@@ -7,23 +7,21 @@ store body, normalisation, the scrubber and the webhook reader take 500 structur
 import base64
 import os
 import zlib
-from datetime import UTC, datetime
 
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.items import ItemReader
 from collector.normalize import normalize_event, normalize_tags
-from collector.parsers import parse_envelope, parse_json_document, parse_store_body
+from collector.parsers import parse_envelope, parse_store_body
 from collector.scrub import Scrubber
 from collector.sessions import from_aggregates, from_session
-from collector.settings import CollectorSettings
 from collector.timestamps import parse_timestamp
 from collector.webhooks import _comment, _issue
 from rules.config import current_rules
 from rules.extract import KeyExtractor
 from store.errors import SentrailError
+from tests.collector.readers import NOW, READER, read_webhook
 
 json_values = st.recursive(
     st.none()
@@ -61,7 +59,6 @@ events = st.dictionaries(
     st.sampled_from(EVENT_KEYS) | st.text(max_size=8), json_values, max_size=12
 )
 EXTRACTOR = KeyExtractor(current_rules())
-NOW = datetime(2026, 11, 27, tzinfo=UTC)
 
 
 FUZZ = settings(
@@ -69,7 +66,6 @@ FUZZ = settings(
     deadline=None,
     database=None,
 )
-READER = ItemReader(CollectorSettings(), EXTRACTOR)
 SCRUBBER = Scrubber()
 
 
@@ -205,25 +201,8 @@ def test_scrubber_takes_any_value(value: object) -> None:
     st.sampled_from(["issue", "error", "event_alert", "comment", "x"]),
 )
 def test_webhook_reader(body: bytes, resource: str) -> None:
-    """What WebhookReader.read does before it needs a database: parse, scrub, read the
-    issue, the comment or the event the delivery carries."""
+    """The webhook reader, short of the database (tests/collector/readers.py)."""
     try:
-        payload, raw = parse_json_document(body, "webhook body")
-        payload, raw = READER.scrubbed(payload, raw)
-        data = payload.get("data")
-        data = data if isinstance(data, dict) else {}
-        action = str(payload.get("action"))[:64]
-        _issue(data, action, NOW)
-        _comment(data, action, NOW, payload.get("actor"))
-        event = data.get("error")
-        if isinstance(event, dict):
-            READER.normalize(
-                event,
-                orjson.dumps(event),
-                kind="event",
-                received_at=NOW,
-                fallback_event_id=None,
-                scrubbed=True,
-            )
+        read_webhook(body)
     except SentrailError as exc:
         assert exc.status_code == 400

@@ -10,25 +10,18 @@ import base64
 import random
 import zlib
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import pytest
 
 from bench import webhook_payloads as sp
-from collector.items import ItemReader
-from collector.parsers import parse_envelope, parse_json_document, parse_store_body
-from collector.settings import CollectorSettings
-from collector.webhooks import _comment, _issue
-from rules.config import current_rules
-from rules.extract import KeyExtractor
+from collector.parsers import parse_envelope, parse_store_body
 from store.errors import SentrailError
 from tests.collector.envelopes import recorded_envelopes
+from tests.collector.readers import NOW, READER, read_webhook
 
 INPUTS_PER_PARSER = 10_000
-NOW = datetime(2026, 11, 27, tzinfo=UTC)
-READER = ItemReader(CollectorSettings(), KeyExtractor(current_rules()))
 # Fragments that steer a mutant towards the interesting cases: structure, escapes, NUL,
 # format widths, card-like and long digit runs, deep nesting, huge numbers.
 SPLICES = [
@@ -127,27 +120,6 @@ def read_store_body(body: bytes) -> None:
     READER.normalize(
         event, raw, kind="event", received_at=NOW, fallback_event_id=None, scrubbed=False
     )
-
-
-def read_webhook(body: bytes) -> None:
-    """What WebhookReader.read does before it needs a database."""
-    payload, raw = parse_json_document(body, "webhook body")
-    payload, raw = READER.scrubbed(payload, raw)
-    data = payload.get("data")
-    data = data if isinstance(data, dict) else {}
-    action = str(payload.get("action"))[:64]
-    _issue(data, action, NOW)
-    _comment(data, action, NOW, payload.get("actor"))
-    event = data.get("error") or data.get("event")
-    if isinstance(event, dict):
-        READER.normalize(
-            event,
-            orjson.dumps(event),
-            kind="event",
-            received_at=NOW,
-            fallback_event_id=None,
-            scrubbed=True,
-        )
 
 
 def envelope_seeds() -> list[bytes]:
