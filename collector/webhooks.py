@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import re
 import threading
+import uuid
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from starlette.requests import Request
 from collector.batch import Delivery, IngestBatch, SentryComment, SentryIssue
 from collector.endpoints import Ingest, read_body
 from collector.enrichment import Enricher
+from collector.normalize import normalize_event_id
 from collector.parsers import parse_json_document
 from collector.timestamps import parse_timestamp
 from store.engine import Database
@@ -36,6 +38,7 @@ from web.errors import FastJSONResponse
 REQUEST_ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")
 EVENT_RESOURCES = {"error": "error", "event_alert": "event"}  # resource -> key under data
 UNASSIGNED_PROJECT = "sentry.io"
+WEBHOOK_EVENT_IDS = uuid.UUID("5e1f7a2c-9b0d-4c3e-8f61-2a7d4b9c0e15")  # uuid5 namespace
 
 
 def sentry_issue_hash(sentry_id: str) -> str:
@@ -189,6 +192,11 @@ class WebhookReader:
     ) -> None:
         if "timestamp" not in event and "datetime" in event:
             event = {**event, "timestamp": event["datetime"]}  # "…+00:00" or "…Z"
+        given_id = event.get("event_id")
+        if given_id is not None and normalize_event_id(given_id) is None:
+            # sentry.io never retries a delivery answered 4xx: an event whose id is not one
+            # sentrail reads is stored under an id derived from it (the same on a redelivery).
+            event = {**event, "event_id": uuid.uuid5(WEBHOOK_EVENT_IDS, str(given_id)).hex}
         kind = "transaction" if event.get("type") == "transaction" else "event"
         normalized = self.ingest.reader.normalize(
             event,
@@ -201,6 +209,12 @@ class WebhookReader:
         normalized.row.update(
             {"source": "webhook", "external_url": _text(event.get("web_url"), 2000)}
         )
+        # Sentry's own title, as its issue stream shows it, rather than one computed again.
+        title = _text(event.get("title"), 200)
+        if title:
+            normalized.row["title"] = title
+            if normalized.group is not None:
+                normalized = replace(normalized, group=replace(normalized.group, title=title))
         sentry_issue = _text(event.get("issue_id"), 32)
         if normalized.group is not None and sentry_issue:
             normalized = replace(

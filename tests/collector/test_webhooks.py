@@ -207,3 +207,25 @@ def test_malformed_signed_body_is_400(client: TestClient) -> None:
         "/webhooks/sentry", content=body, headers={"Sentry-Hook-Signature": signature}
     )
     assert response.status_code == 400
+
+
+def test_an_event_id_sentrail_cannot_read_loses_no_delivery(
+    client: TestClient, database: Database
+) -> None:
+    """sentry.io never retries a delivery answered 4xx: the event is stored under an id derived
+    from the one it had, and a redelivery lands on the same row."""
+    alert = {**sp.event(), "event_id": "evt-not-32-hex"}
+    for _ in range(2):  # a redelivery has a new Request-ID
+        assert deliver(client, "event_alert", sp.envelope("triggered", {"event": alert})) == 200
+    with database.sessions() as session:
+        stored = session.scalars(select(Event).where(Event.source == "webhook")).all()
+    assert len(stored) == 1 and len(stored[0].event_id) == 32
+
+
+def test_the_title_is_the_one_sentry_gave(client: TestClient) -> None:
+    error = sp.event()
+    assert deliver(client, "error", sp.envelope("created", {"error": error})) == 200
+    stored = client.get(f"/api/v1/events/{error['event_id']}").json()
+    assert stored["title"] == error["title"] == "ValueError: validation failed"
+    issue = client.get(f"/api/v1/issues/{stored['issue_id']}").json()
+    assert issue["title"] == "ValueError: validation failed"
