@@ -50,7 +50,9 @@ def _frame_values(frame: Mapping[str, Any], platform: str | None) -> list[str]:
     if isinstance(module, str) and module:
         values.append(module)
     elif isinstance(filename, str) and filename:
-        values.append(posixpath.basename(filename.replace("\\", "/")).lower())
+        # Browser frames name URLs: `app.js?v=2#x` is the same file as `app.js`.
+        path = filename.split("?", 1)[0].split("#", 1)[0]
+        values.append(posixpath.basename(path.replace("\\", "/")).lower())
     function = frame.get("function")
     if isinstance(function, str) and function.strip() and function != "?":
         values.append(function.strip())

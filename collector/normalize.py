@@ -121,8 +121,17 @@ def title_of(
         last = exceptions[-1]
         exc_type = _text(last.get("type"), 128) or "Error"
         value = _text(last.get("value"), 10_000)
+        if value and is_synthetic(last):
+            return _first_line(value)  # its type was made up by the SDK: Sentry leaves it out
         return f"{exc_type}: {_first_line(value)}" if value else exc_type
     return _first_line(message) or "<unlabeled event>"
+
+
+def is_synthetic(exception: Mapping[str, Any]) -> bool:
+    """An exception an SDK made to carry a stack (JS `captureMessage` with a stack trace):
+    `mechanism.synthetic`. Neither its type nor its frames say where anything failed."""
+    mechanism = exception.get("mechanism")
+    return isinstance(mechanism, dict) and mechanism.get("synthetic") is True
 
 
 def culprit_of(event: Mapping[str, Any], exceptions: list[dict[str, Any]]) -> str:
@@ -132,7 +141,7 @@ def culprit_of(event: Mapping[str, Any], exceptions: list[dict[str, Any]]) -> st
         if value:
             return value
     frames: list[Any] = []
-    for exc in reversed(exceptions):
+    for exc in reversed([e for e in exceptions if not is_synthetic(e)]):
         frames = grouping.frames_of(exc.get("stacktrace"))
         if frames:
             break

@@ -87,3 +87,16 @@ def test_message_patterns_see_capped_text_and_run_in_linear_time(
         for pattern, replacement in grouping._MESSAGE_PARAMETERS:
             pattern.sub(replacement, text)  # uncapped: the patterns themselves are linear
         assert time.perf_counter() - started < 0.5, text[:10]
+
+
+def test_a_browser_file_name_groups_without_its_query_and_fragment() -> None:
+    def components(filename: str) -> list[str]:
+        frame = {"filename": filename, "function": "onClick", "in_app": True}
+        exc = {"type": "TypeError", "value": "x is undefined", "stacktrace": {"frames": [frame]}}
+        return default_components([exc], None, "", "javascript")
+
+    plain = components("https://shop.example/static/index.html")
+    assert plain == ["TypeError", "index.html", "onClick"]
+    assert components("https://shop.example/static/index.html?x=1") == plain
+    assert components("https://shop.example/static/index.html#top") == plain
+    assert components("https://shop.example/static/INDEX.html?v=2#a") == plain

@@ -175,3 +175,23 @@ def test_an_event_is_unhandled_when_any_exception_of_its_chain_is(
     ]
     row = normalize({"exception": {"values": chain}}).row  # type: ignore[attr-defined]
     assert row["handled"] is handled
+
+
+def test_a_synthetic_exception_is_titled_by_its_message_alone() -> None:
+    """JS `captureMessage` with a stack sends a made-up `Error` whose frames are the SDK's:
+    Sentry titles the event by the message and takes no culprit from those frames."""
+    synthetic = {
+        "type": "Error",
+        "value": "order 42 could not be shipped",
+        "mechanism": {"type": "generic", "synthetic": True, "handled": True},
+        "stacktrace": {"frames": [{"module": "node_sdk", "in_app": True}]},
+    }
+    row = normalize({"exception": {"values": [synthetic]}, "transaction": "POST /ship"}).row  # type: ignore[attr-defined]
+    assert row["title"] == "order 42 could not be shipped"
+    assert row["culprit"] == "POST /ship"
+    row = normalize({"exception": {"values": [synthetic]}}).row  # type: ignore[attr-defined]
+    assert "node_sdk" not in row["culprit"]
+    real = {**synthetic, "mechanism": {"type": "generic", "handled": True}}
+    row = normalize({"exception": {"values": [real]}}).row  # type: ignore[attr-defined]
+    assert row["title"] == "Error: order 42 could not be shipped"
+    assert row["culprit"] == "node_sdk"
