@@ -93,6 +93,11 @@ async def _body(ingest: Ingest, request: Request) -> tuple[bytes, str | None, bo
     return body, encoding, ingest.large.is_large(len(body), encoding)
 
 
+def _client_ip(request: Request) -> str | None:
+    """The peer, or what a proxy uvicorn trusts forwarded (its ProxyHeadersMiddleware)."""
+    return request.client.host if request.client else None
+
+
 def _answer(batch: IngestBatch) -> FastJSONResponse:
     if batch.events:
         return FastJSONResponse({"id": batch.events[0].row["event_id"]})
@@ -107,11 +112,13 @@ async def envelope_endpoint(request: Request) -> FastJSONResponse:
         await _authenticate(ingest, project_id, keys)
     ingest.limiter.check(project_id)
     body, encoding, large = await _body(ingest, request)
-    now = datetime.now(UTC)
+    now, client_ip = datetime.now(UTC), _client_ip(request)
     if large:
-        dsn, batch = await ingest.large.run(read_envelope, project_id, body, encoding, now)
+        dsn, batch = await ingest.large.run(
+            read_envelope, project_id, body, encoding, now, client_ip
+        )
     else:
-        dsn, batch = read_envelope(project_id, body, encoding, now, ingest.reader)
+        dsn, batch = read_envelope(project_id, body, encoding, now, client_ip, ingest.reader)
     dsn_key = key_from_dsn(dsn, project_id)
     if dsn_key is not None:
         keys.add(dsn_key)
@@ -128,11 +135,12 @@ async def store_endpoint(request: Request) -> FastJSONResponse:
     )
     ingest.limiter.check(project_id)
     body, encoding, large = await _body(ingest, request)
-    now = datetime.now(UTC)
+    now, client_ip = datetime.now(UTC), _client_ip(request)
     batch = IngestBatch(project_id)
     if large:
-        batch.events.append(await ingest.large.run(read_store_body, body, encoding, now))
+        event = await ingest.large.run(read_store_body, body, encoding, now, client_ip)
     else:
-        batch.events.append(read_store_body(body, encoding, now, ingest.reader))
+        event = read_store_body(body, encoding, now, client_ip, ingest.reader)
+    batch.events.append(event)
     await ingest.writer.submit(batch)
     return _answer(batch)

@@ -51,11 +51,17 @@ class ItemReader:
         return value if self.scrubber is None else self.scrubber.text(value)
 
     def event(
-        self, payload: bytes, *, kind: str, received_at: datetime, fallback_event_id: object
+        self,
+        payload: bytes,
+        *,
+        kind: str,
+        received_at: datetime,
+        fallback_event_id: object,
+        client_ip: str | None = None,
     ) -> NormalizedEvent:
         if len(payload) > self.settings.max_event_bytes:
             raise PayloadTooLarge(f"{kind} is larger than {self.settings.max_event_bytes} bytes")
-        event, payload = parse_json_document(payload, kind)
+        event, payload = with_client_address(*parse_json_document(payload, kind), client_ip)
         return self.normalize(
             event,
             payload,
@@ -88,10 +94,12 @@ class ItemReader:
             extractor=self.extractor,
         )
 
-    def store_body(self, body: bytes, received_at: datetime) -> NormalizedEvent:
+    def store_body(
+        self, body: bytes, received_at: datetime, client_ip: str | None = None
+    ) -> NormalizedEvent:
         """The event of a `/store/` body (plain, base64 or base64 of zlib'd JSON)."""
         limit = self.settings.max_event_bytes
-        event, payload = parse_store_body(body, limit)
+        event, payload = with_client_address(*parse_store_body(body, limit), client_ip)
         if len(payload) > limit:
             raise PayloadTooLarge(f"event is larger than {limit} bytes")
         kind = "transaction" if event.get("type") == "transaction" else "event"
@@ -99,7 +107,13 @@ class ItemReader:
             event, payload, kind=kind, received_at=received_at, fallback_event_id=None
         )
 
-    def envelope(self, project_id: int, envelope: Envelope, received_at: datetime) -> IngestBatch:
+    def envelope(
+        self,
+        project_id: int,
+        envelope: Envelope,
+        received_at: datetime,
+        client_ip: str | None = None,
+    ) -> IngestBatch:
         batch = IngestBatch(project_id)
         session_items = 0
         if len(envelope.items) > self.settings.max_envelope_items:
@@ -116,6 +130,7 @@ class ItemReader:
                         kind=kind,
                         received_at=received_at,
                         fallback_event_id=envelope.headers.get("event_id"),
+                        client_ip=client_ip,
                     )
                 )
             elif kind in ("session", "sessions"):
@@ -175,3 +190,19 @@ class ItemReader:
                             min(quantity, 2**31),
                         )
                     )
+
+
+AUTO = "{{auto}}"
+
+
+def with_client_address(
+    event: dict[str, Any], payload: bytes, client_ip: str | None
+) -> tuple[dict[str, Any], bytes]:
+    """`user.ip_address: "{{auto}}"` asks for the address the request came from (browser SDKs
+    send it, docs/protocol.md): the peer's, or the one a proxy forwarded when uvicorn trusts
+    that proxy (`--forwarded-allow-ips`, `FORWARDED_ALLOW_IPS`)."""
+    user = event.get("user")
+    if client_ip is None or not isinstance(user, dict) or user.get("ip_address") != AUTO:
+        return event, payload
+    resolved = {**event, "user": {**user, "ip_address": client_ip}}
+    return resolved, orjson.dumps(resolved)

@@ -55,22 +55,28 @@ def read_envelope(
     body: bytes,
     encoding: str | None,
     received_at: datetime,
+    client_ip: str | None,
     reader: ItemReader | None = None,
 ) -> tuple[Any, IngestBatch]:
     """(the envelope header's `dsn`, the batch), with `reader`, or the lane's own in the lane's
     process. The caller checks the key against the `dsn` before storing anything."""
     reader = reader or _lane_reader()
     envelope = parse_envelope(decode_body(body, encoding, reader.settings.max_envelope_bytes))
-    return envelope.headers.get("dsn"), reader.envelope(project_id, envelope, received_at)
+    batch = reader.envelope(project_id, envelope, received_at, client_ip)
+    return envelope.headers.get("dsn"), batch
 
 
 def read_store_body(
-    body: bytes, encoding: str | None, received_at: datetime, reader: ItemReader | None = None
+    body: bytes,
+    encoding: str | None,
+    received_at: datetime,
+    client_ip: str | None,
+    reader: ItemReader | None = None,
 ) -> NormalizedEvent:
     """The event of a `/store/` body, with `reader` or the lane's own."""
     reader = reader or _lane_reader()
     decoded = decode_body(body, encoding, reader.settings.max_envelope_bytes)
-    return reader.store_body(decoded, received_at)
+    return reader.store_body(decoded, received_at, client_ip)
 
 
 class LargeRequestLane:

@@ -268,3 +268,17 @@ def test_trace_lists_its_events_across_services_oldest_first(
     ]
     assert listed["events"][0]["timestamp"] == "2026-11-26T10:00:01Z"
     assert client.get(f"/api/v1/traces/{'0' * 32}").status_code == 404
+
+
+def test_auto_ip_address_becomes_the_client_address(
+    client: TestClient, project: ProjectKey
+) -> None:
+    """`{{auto}}` asks for the address the request came from (browser SDKs send it)."""
+    auto = event(user={"id": "u1", "ip_address": "{{auto}}"})
+    given = event(user={"id": "u2", "ip_address": "203.0.113.9"})
+    for sent in (auto, given):
+        assert post(client, project, envelope_bytes(sent)).status_code == 200
+    stored = client.get(f"/api/v1/events/{auto['event_id']}").json()
+    assert stored["payload"]["user"] == {"id": "u1", "ip_address": "testclient"}
+    kept = client.get(f"/api/v1/events/{given['event_id']}").json()
+    assert kept["payload"]["user"]["ip_address"] == "203.0.113.9"
