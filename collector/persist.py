@@ -249,6 +249,9 @@ def _count_into_issues(connection: Connection, rows: list[dict[str, Any]]) -> No
     )
 
 
+NEW_SESSION = (False, None, False)  # not started, not ended, no error seen
+
+
 def _session_updates(
     connection: Connection, batches: Sequence[IngestBatch]
 ) -> tuple[list[tuple[int, SessionCounts]], list[tuple[int, UserSeen]]]:
@@ -257,29 +260,40 @@ def _session_updates(
     if not updates:
         return [], []
     sids = sorted({(p, u.sid) for p, u in updates if u.sid})
-    states: dict[tuple[int, str], tuple[bool, str | None]] = {
-        (project_id, sid): (started, outcome)
-        for project_id, sid, started, outcome in _existing(
+    states: dict[tuple[int, str], tuple[bool, str | None, bool]] = {
+        (project_id, sid): (started, outcome, errored)
+        for project_id, sid, started, outcome, errored in _existing(
             connection,
             SessionState.project_id,
             SessionState.sid,
             sids,
             SessionState.started,
             SessionState.outcome,
+            SessionState.errored,
         )
     }
     counts: list[tuple[int, SessionCounts]] = []
     users: list[tuple[int, UserSeen]] = []
-    changed: dict[tuple[int, str], tuple[bool, str | None]] = {}
+    changed: dict[tuple[int, str], tuple[bool, str | None, bool]] = {}
     for project_id, item in updates:
         key = (project_id, item.sid) if item.sid else None
-        started, outcome = states.get(key, (False, None)) if key else (False, None)
+        started, outcome, errored = states.get(key, NEW_SESSION) if key else NEW_SESSION
         count_start = item.init and not started
-        count_outcome = item.outcome if outcome is None else None
-        if count_start or count_outcome:
-            counts.append((project_id, item.counts(started=count_start, outcome=count_outcome)))
+        count_errored = item.errored and not errored
+        count_end = item.end if outcome is None else None
+        if count_start or count_errored or count_end:
+            counts.append(
+                (
+                    project_id,
+                    item.counts(started=count_start, errored=count_errored, end=count_end),
+                )
+            )
         if key is not None:
-            states[key] = changed[key] = (started or item.init, outcome or item.outcome)
+            states[key] = changed[key] = (
+                started or item.init,
+                outcome or item.end,
+                errored or item.errored,
+            )
         if item.distinct_id:
             bucket = item.counts_bucket
             users.append(
@@ -289,28 +303,38 @@ def _session_updates(
                         bucket.release,
                         bucket.environment,
                         item.distinct_id,
-                        (outcome or item.outcome) == "crashed",
+                        (outcome or item.end) == "crashed",
                         bucket.started_at,
                     ),
                 )
             )
     now = datetime.now(UTC)
     rows = [
-        {"project_id": p, "sid": sid, "started": st, "outcome": out, "updated_at": now}
-        for (p, sid), (st, out) in sorted(changed.items())
+        {
+            "project_id": p,
+            "sid": sid,
+            "started": st,
+            "outcome": out,
+            "errored": err,
+            "updated_at": now,
+        }
+        for (p, sid), (st, out, err) in sorted(changed.items())
     ]
     if rows:
         statement = insert_for(connection, session_state_table)
         statement = statement.on_conflict_do_update(
             index_elements=["project_id", "sid"],
-            set_={name: statement.excluded[name] for name in ("started", "outcome", "updated_at")},
+            set_={
+                name: statement.excluded[name]
+                for name in ("started", "outcome", "errored", "updated_at")
+            },
         )
         connection.execute(statement, rows)
     return counts, users
 
 
 def _write_sessions(connection: Connection, batches: Sequence[IngestBatch]) -> None:
-    counters = ("total", "exited", "errored", "abnormal", "crashed")
+    counters = ("total", "exited", "errored", "abnormal", "crashed", "unhandled")
     single_counts, single_users = _session_updates(connection, batches)
     all_counts = [(b.project_id, c) for b in batches for c in b.sessions] + single_counts
     all_users = [(b.project_id, u) for b in batches for u in b.users] + single_users

@@ -1,10 +1,17 @@
 """Release-health items → counters per release, environment, minute
 (docs/protocol.md#sessions-release-health).
 
-A `session` item is one update of one session: `init` counts it once, and its first terminal
-update (exited, crashed, abnormal) says how it ended; the writer remembers each `sid` so that a
-repeated update counts nothing twice. A `sessions` item carries pre-aggregated counts (what
-sentry-python sends from web apps). Either way the session's start minute is the bucket.
+Counted as Relay counts them. A `session` item is one update of one session: `init` counts it
+in `total` once; it is **errored** once, as soon as any update has `errors > 0` or an error
+status (errored, crashed, abnormal, unhandled) — so a browser session that saw an uncaught
+error (`unhandled`) or one closed as `ok` with `errors: 1` is never healthy; its first end
+(exited, errored, crashed, abnormal, unhandled) counts once. The writer remembers each `sid`,
+so a repeated update counts nothing twice. A `sessions` item carries pre-aggregated, exclusive
+counts (what sentry-python sends from web apps). Either way the start minute is the bucket.
+
+Stored, `errored` counts every session that saw an error, crashed ones included; the read
+side shows the errored-only share as `errored - crashed - abnormal - unhandled`, as Sentry's
+release health does.
 """
 
 from collections.abc import Mapping
@@ -15,7 +22,11 @@ from typing import Any
 from collector.limits import MAX_SESSION_BUCKETS
 from collector.timestamps import parse_timestamp
 
-OUTCOMES = ("exited", "errored", "abnormal", "crashed")
+ENDS = ("exited", "errored", "abnormal", "crashed", "unhandled")
+# Counted once each when a session ends so (`errored` is counted by its own rule).
+ENDS_COUNTED = ("exited", "abnormal", "crashed", "unhandled")
+ERROR_STATUSES = frozenset({"errored", "abnormal", "crashed", "unhandled"})
+AGGREGATE_COUNTS = ("exited", "errored", "abnormal", "crashed")
 
 
 @dataclass(frozen=True)
@@ -28,6 +39,7 @@ class SessionCounts:
     errored: int = 0
     abnormal: int = 0
     crashed: int = 0
+    unhandled: int = 0
 
 
 @dataclass(frozen=True)
@@ -36,22 +48,23 @@ class SessionUpdate:
 
     sid: str | None
     init: bool
-    outcome: str | None  # one of OUTCOMES once the session has ended
+    errored: bool  # `errors > 0` or an error status
+    end: str | None  # one of ENDS once the session has ended
     counts_bucket: SessionCounts  # release, environment and minute, all counters at zero
     distinct_id: str | None
 
-    def counts(self, *, started: bool, outcome: str | None) -> SessionCounts:
-        """What to add, given whether the session was counted as started, and how it ended."""
+    def counts(self, *, started: bool, errored: bool, end: str | None) -> SessionCounts:
+        """What to add: whether the session is counted as started now, as errored now, and
+        the end to count now (each at most once per session; the writer knows which)."""
         bucket = self.counts_bucket
-        fields = {name: 0 for name in OUTCOMES}
-        if outcome is not None:
-            fields[outcome] = 1
+        ended = {name: int(end == name) for name in ENDS_COUNTED}
         return SessionCounts(
             bucket.release,
             bucket.environment,
             bucket.started_at,
-            total=1 if started else 0,
-            **fields,
+            total=int(started),
+            errored=int(errored),
+            **ended,
         )
 
 
@@ -101,16 +114,12 @@ def from_session(item: Mapping[str, Any]) -> SessionUpdate | None:
     if attrs is None or started is None or not isinstance(status, str):
         return None
     release, environment = attrs
-    outcome: str | None = None
-    if status in ("crashed", "abnormal", "errored"):
-        outcome = status
-    elif status == "exited":
-        outcome = "errored" if _count(item.get("errors")) > 0 else "exited"
     sid = _distinct_id(item.get("sid"))
     return SessionUpdate(
         sid=sid[:64] if sid else None,
         init=item.get("init") is True,
-        outcome=outcome,
+        errored=_count(item.get("errors")) > 0 or status in ERROR_STATUSES,
+        end=status if status in ENDS else None,
         counts_bucket=SessionCounts(release, environment, started),
         distinct_id=_distinct_id(item.get("did")),
     )
@@ -129,8 +138,19 @@ def from_aggregates(item: Mapping[str, Any]) -> list[tuple[SessionCounts, UserSe
         started = _minute(bucket.get("started"))
         if started is None:
             continue
-        ended = {name: _count(bucket.get(name)) for name in OUTCOMES}
-        counts = SessionCounts(release, environment, started, total=sum(ended.values()), **ended)
+        # Exclusive counts: each session is in one of them. Stored as the individual sessions
+        # are: `errored` holds every session that saw an error, crashed and abnormal included.
+        ended = {name: _count(bucket.get(name)) for name in AGGREGATE_COUNTS}
+        counts = SessionCounts(
+            release,
+            environment,
+            started,
+            total=sum(ended.values()),
+            exited=ended["exited"],
+            errored=ended["errored"] + ended["abnormal"] + ended["crashed"],
+            abnormal=ended["abnormal"],
+            crashed=ended["crashed"],
+        )
         did = _distinct_id(bucket.get("did"))
         user = None
         if did:

@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 
 from reads import schemas
 from reads.services import impacted_orders
+from reads.sessions import errored_only
 from store.models import EventRollup, Issue, Journey, JourneyLabel, SessionCount, SessionUser
 from store.statuses import COMPLETED, FAILED, STALLED, STATUSES
 
 ISSUE_LIMIT = 50
-SESSION_COUNTERS = ("total", "crashed", "errored", "abnormal")
+SESSION_COUNTERS = ("total", "crashed", "errored", "abnormal", "unhandled")
 DELTA_FIELDS = (
     "events",
     "errors",
@@ -227,6 +228,7 @@ def _numbers(session: Session, version: str) -> dict[str, Any]:
         c: int(sessions.loc[version, c]) if version in sessions.index else 0
         for c in SESSION_COUNTERS
     }
+    totals["errored"] = errored_only(totals)
     users, crashed_users = session.execute(
         select(func.count(), func.count().filter(SessionUser.crashed.is_(True))).where(
             SessionUser.release == version

@@ -97,6 +97,7 @@ class SessionTotals(BaseModel):
     errored: int
     abnormal: int
     crashed: int
+    unhandled: int
     users: int
     crashed_users: int
 
@@ -217,6 +218,7 @@ class SessionCounts(BaseModel):
     crashed: int
     errored: int
     abnormal: int
+    unhandled: int
 
 
 class ReleaseIssue(BaseModel):

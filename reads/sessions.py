@@ -1,16 +1,27 @@
 """Reading release-health counters as stored, per release and environment."""
 
+from collections.abc import Mapping
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from reads import schemas
 from store.models import SessionCount, SessionUser
 
+SESSION_COUNTERS = ("total", "exited", "errored", "abnormal", "crashed", "unhandled")
+
+
+def errored_only(counts: Mapping[str, int]) -> int:
+    """Stored, `errored` counts every session that saw an error (collector/sessions.py);
+    shown, as in Sentry's release health, it is those that did not also crash, end abnormally
+    or end unhandled."""
+    return max(0, counts["errored"] - counts["crashed"] - counts["abnormal"] - counts["unhandled"])
+
 
 def session_totals(
     *, session: Session, release: str | None, environment: str | None
 ) -> schemas.SessionList:
-    counters = ("total", "exited", "errored", "abnormal", "crashed")
+    counters = SESSION_COUNTERS
     query = select(
         SessionCount.release,
         SessionCount.environment,
@@ -32,11 +43,12 @@ def session_totals(
     result = []
     for row in session.execute(query.order_by(SessionCount.release, SessionCount.environment)):
         u = user_counts.get((row.release, row.environment))
+        counts = {c: int(getattr(row, c) or 0) for c in counters}
         result.append(
             schemas.SessionTotals(
                 release=row.release,
                 environment=row.environment,
-                **{c: int(getattr(row, c) or 0) for c in counters},
+                **{**counts, "errored": errored_only(counts)},
                 users=u.users if u else 0,
                 crashed_users=u.crashed_users if u else 0,
             )

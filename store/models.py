@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -155,6 +156,8 @@ class SessionCount(Base):
     errored: Mapped[int] = mapped_column(BigId, default=0)
     abnormal: Mapped[int] = mapped_column(BigId, default=0)
     crashed: Mapped[int] = mapped_column(BigId, default=0)
+    # Sessions that ended `unhandled` (an uncaught error the app survived: not a crash).
+    unhandled: Mapped[int] = mapped_column(BigId, default=0, server_default="0")
 
 
 class SessionState(Base):
@@ -172,6 +175,8 @@ class SessionState(Base):
     sid: Mapped[str] = mapped_column(String(64))
     started: Mapped[bool] = mapped_column(Boolean, default=False)
     outcome: Mapped[str | None] = mapped_column(String(16))
+    # Counted as errored already (any update with errors > 0 or an error status).
+    errored: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_at: Mapped[datetime]
 
 

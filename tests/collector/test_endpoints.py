@@ -282,3 +282,55 @@ def test_auto_ip_address_becomes_the_client_address(
     assert stored["payload"]["user"] == {"id": "u1", "ip_address": "testclient"}
     kept = client.get(f"/api/v1/events/{given['event_id']}").json()
     assert kept["payload"]["user"]["ip_address"] == "203.0.113.9"
+
+
+def _session(sid: str, status: str, errors: int = 0, init: bool = False) -> dict[str, object]:
+    return {
+        "sid": sid,
+        "did": f"user-{sid}",
+        "init": init,
+        "started": "2026-11-27T10:00:00Z",
+        "status": status,
+        "errors": errors,
+        "attrs": {"release": "browser@1", "environment": "prod"},
+    }
+
+
+def test_sessions_are_counted_as_relay_counts_them(client: TestClient, project: ProjectKey) -> None:
+    """What a browser release sends, counted by hand: an uncaught error ends a session
+    `unhandled` (errored, not crashed); a session left at `ok` with errors is errored; a crash
+    sent twice counts once."""
+    updates = [
+        [_session("s1", "ok", init=True)],
+        [_session("s1", "unhandled", errors=1)],
+        [_session("s2", "ok", init=True)],
+        [_session("s2", "ok", errors=1)],  # closed by Sentry.close(): no final update
+        [_session("s3", "ok", init=True)],
+        [_session("s3", "exited")],
+        [_session("s4", "ok", init=True)],
+        [_session("s4", "ok", errors=1)],
+        [_session("s4", "crashed", errors=1)],
+        [_session("s4", "crashed", errors=1)],
+        [_session("s5", "ok", init=True)],
+        [_session("s5", "abnormal")],
+    ]
+    for sessions in updates:
+        assert post(client, project, envelope_bytes(sessions=sessions)).status_code == 200
+    [stored] = client.get("/api/v1/sessions", params={"release": "browser@1"}).json()["sessions"]
+    assert {k: stored[k] for k in ("total", "exited", "errored", "crashed", "abnormal")} == {
+        "total": 5,
+        "exited": 1,
+        "errored": 1,  # s2 only: s1 ended unhandled, s4 crashed, s5 abnormal
+        "crashed": 1,
+        "abnormal": 1,
+    }
+    assert stored["unhandled"] == 1
+    health = client.get("/api/v1/releases/browser@1").json()
+    assert health["sessions"] == {
+        "total": 5,
+        "crashed": 1,
+        "errored": 1,
+        "abnormal": 1,
+        "unhandled": 1,
+    }
+    assert health["crash_free_sessions"] == 0.8

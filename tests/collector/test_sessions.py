@@ -1,3 +1,5 @@
+import pytest
+
 from collector.sessions import from_aggregates, from_session
 
 
@@ -23,18 +25,33 @@ def test_session_update_names_its_start_and_end() -> None:
         }
     )
     assert first is not None and last is not None
-    assert (first.sid, first.init, first.outcome) == ("s", True, None)
+    assert (first.sid, first.init, first.end, first.errored) == ("s", True, None, False)
     assert first.counts_bucket.environment == "production"  # Sentry's default
-    assert (last.init, last.outcome, last.distinct_id) == (False, "crashed", "u1")
+    assert (last.init, last.end, last.errored, last.distinct_id) == (False, "crashed", True, "u1")
     assert last.counts_bucket.started_at.second == 0  # bucketed per minute
-    assert last.counts(started=False, outcome="crashed").crashed == 1
+    counted = last.counts(started=False, errored=True, end="crashed")
+    assert (counted.total, counted.crashed, counted.errored) == (0, 1, 1)
 
 
-def test_exited_with_errors_is_errored() -> None:
+@pytest.mark.parametrize(
+    ("status", "errors", "end", "errored"),
+    [
+        ("exited", 2, "exited", True),  # ended normally, but saw errors: not healthy
+        ("ok", 1, None, True),  # `Sentry.close()` leaves it at ok with errors: not healthy
+        ("unhandled", 0, "unhandled", True),  # the browser's uncaught error: not a crash
+        ("errored", 0, "errored", True),
+        ("abnormal", 0, "abnormal", True),
+        ("exited", 0, "exited", False),
+        ("ok", 0, None, False),
+    ],
+)
+def test_an_update_is_errored_as_relay_reads_it(
+    status: str, errors: int, end: str | None, errored: bool
+) -> None:
     result = from_session(
-        {"started": 1764237600, "status": "exited", "errors": 2, "attrs": {"release": "r"}}
+        {"started": 1764237600, "status": status, "errors": errors, "attrs": {"release": "r"}}
     )
-    assert result is not None and result.outcome == "errored"
+    assert result is not None and (result.end, result.errored) == (end, errored)
 
 
 def test_invalid_sessions_are_dropped() -> None:
@@ -53,8 +70,9 @@ def test_aggregates() -> None:
             ],
         }
     )
+    # stored `errored` holds every session that saw an error: crashed and abnormal too
     assert [(c.total, c.exited, c.errored, c.crashed, c.abnormal) for c, _ in rows] == [
-        (8, 5, 2, 1, 0),
-        (1, 0, 0, 0, 1),
+        (8, 5, 3, 1, 0),
+        (1, 0, 1, 0, 1),
     ]
     assert rows[1][1] is not None and not rows[1][1].crashed

@@ -141,7 +141,7 @@ def test_release_health_compares_with_the_previous_release(
         "total": 6, "completed": 1, "failed": 4, "stalled": 1, "in_progress": 0,
     }  # fmt: skip
     assert r2["order_success_rate"] == round(1 / 6, 6)
-    assert r2["sessions"] == {"total": 8, "crashed": 2, "errored": 0, "abnormal": 0}
+    assert r2["sessions"] == {"total": 8, "crashed": 2, "errored": 0, "abnormal": 0, "unhandled": 0}
     assert r2["crash_free_sessions"] == 0.75
     assert r2["crash_free_users"] == 0.5  # users 0 and 1 crashed, of 4
     assert r2["previous_release"] == "r1"

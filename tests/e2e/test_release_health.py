@@ -36,7 +36,13 @@ def by_hand(plan: list[list[str]]) -> dict[str, Any]:
     users = {user for user, _ in plan}
     crashed_users = {user for user, outcome in plan if outcome == "crashed"}
     return {
-        "sessions": {"total": total, "crashed": crashed, "errored": errored, "abnormal": 0},
+        "sessions": {
+            "total": total,
+            "crashed": crashed,
+            "errored": errored,
+            "abnormal": 0,
+            "unhandled": 0,
+        },
         "crash_free_sessions": round(1 - crashed / total, 6),
         "crash_free_users": round(1 - len(crashed_users) / len(users), 6),
         "users": len(users),

@@ -98,6 +98,7 @@ def test_everything_a_real_sdk_sends_comes_back_through_the_api(
             "errored": 1,
             "abnormal": 0,
             "crashed": 1,
+            "unhandled": 0,
             "users": 1,
             "crashed_users": 1,
         }
