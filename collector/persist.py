@@ -281,6 +281,8 @@ def _session_updates(
         count_start = item.init and not started
         count_errored = item.errored and not errored
         count_end = item.end if outcome is None else None
+        if count_end == "exited" and (errored or item.errored):
+            count_end = None  # `exited` counts the healthy ends: this one is errored
         if count_start or count_errored or count_end:
             counts.append(
                 (

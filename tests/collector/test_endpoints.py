@@ -313,24 +313,26 @@ def test_sessions_are_counted_as_relay_counts_them(client: TestClient, project: 
         [_session("s4", "crashed", errors=1)],
         [_session("s5", "ok", init=True)],
         [_session("s5", "abnormal")],
+        [_session("s6", "ok", init=True)],
+        [_session("s6", "exited", errors=2)],  # ended normally, but saw errors
     ]
     for sessions in updates:
         assert post(client, project, envelope_bytes(sessions=sessions)).status_code == 200
     [stored] = client.get("/api/v1/sessions", params={"release": "browser@1"}).json()["sessions"]
     assert {k: stored[k] for k in ("total", "exited", "errored", "crashed", "abnormal")} == {
-        "total": 5,
-        "exited": 1,
-        "errored": 1,  # s2 only: s1 ended unhandled, s4 crashed, s5 abnormal
+        "total": 6,
+        "exited": 1,  # s3: the one healthy end
+        "errored": 2,  # s2, s6: s1 ended unhandled, s4 crashed, s5 abnormal
         "crashed": 1,
         "abnormal": 1,
     }
     assert stored["unhandled"] == 1
     health = client.get("/api/v1/releases/browser@1").json()
     assert health["sessions"] == {
-        "total": 5,
+        "total": 6,
         "crashed": 1,
-        "errored": 1,
+        "errored": 2,
         "abnormal": 1,
         "unhandled": 1,
     }
-    assert health["crash_free_sessions"] == 0.8
+    assert health["crash_free_sessions"] == round(1 - 1 / 6, 6)
