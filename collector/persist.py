@@ -310,6 +310,16 @@ def _session_updates(
                     ),
                 )
             )
+    _store_session_states(connection, changed)
+    return counts, users
+
+
+def _store_session_states(
+    connection: Connection, changed: Mapping[tuple[int, str], tuple[bool, str | None, bool]]
+) -> None:
+    """What the writer now knows of each session it saw: started, how it ended, errored."""
+    if not changed:
+        return
     now = datetime.now(UTC)
     rows = [
         {
@@ -322,17 +332,15 @@ def _session_updates(
         }
         for (p, sid), (st, out, err) in sorted(changed.items())
     ]
-    if rows:
-        statement = insert_for(connection, session_state_table)
-        statement = statement.on_conflict_do_update(
-            index_elements=["project_id", "sid"],
-            set_={
-                name: statement.excluded[name]
-                for name in ("started", "outcome", "errored", "updated_at")
-            },
-        )
-        connection.execute(statement, rows)
-    return counts, users
+    statement = insert_for(connection, session_state_table)
+    statement = statement.on_conflict_do_update(
+        index_elements=["project_id", "sid"],
+        set_={
+            name: statement.excluded[name]
+            for name in ("started", "outcome", "errored", "updated_at")
+        },
+    )
+    connection.execute(statement, rows)
 
 
 def _write_sessions(connection: Connection, batches: Sequence[IngestBatch]) -> None:
