@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TypedDict
 
 from collector.sessions import SessionCounts, SessionUpdate, UserSeen
+from rules.extract import Key
 
 
 class EventRow(TypedDict):
@@ -57,7 +58,7 @@ class GroupSeed:
 @dataclass(frozen=True)
 class NormalizedEvent:
     row: EventRow
-    keys: list[tuple[str, str]]
+    keys: list[Key]
     group: GroupSeed | None  # transactions are not grouped into issues
 
 

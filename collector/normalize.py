@@ -208,6 +208,40 @@ def _handled(exceptions: list[dict[str, Any]]) -> bool | None:
     return all(flags)
 
 
+def fields_of(event: dict[str, Any]) -> EventFields:
+    """What of a stored or received event may carry a key: a rebuild re-reads stored payloads
+    through this to extract keys under the rules in force."""
+    return _fields(
+        event,
+        normalize_tags(event.get("tags")),
+        values_of(event.get("breadcrumbs")),
+        message_of(event)[0],
+        values_of(event.get("exception")),
+        _mapping(event.get("contexts")),
+    )
+
+
+def _fields(
+    event: dict[str, Any],
+    tags: Mapping[str, str],
+    breadcrumbs: list[dict[str, Any]],
+    message: str,
+    exceptions: list[dict[str, Any]],
+    contexts: Mapping[str, Any],
+) -> EventFields:
+    # The correlation rules' patterns see at most MAX_SCANNED_TEXT of each text (README,
+    # Ingestion: Limits): a configured pattern may backtrack, and the event is 1 MiB.
+    texts = [("message", message[:MAX_SCANNED_TEXT])]
+    texts += [
+        ("exception", v[:MAX_SCANNED_TEXT])
+        for e in exceptions
+        if isinstance(e, dict) and isinstance(v := e.get("value"), str)
+    ]
+    if isinstance(name := event.get("transaction"), str):
+        texts.append(("transaction", name[:MAX_SCANNED_TEXT]))
+    return EventFields(tags, breadcrumbs, _mapping(event.get("extra")), texts, contexts)
+
+
 def normalize_event(
     event: dict[str, Any],
     *,
@@ -271,13 +305,8 @@ def normalize_event(
     }
 
     _drop_nul(row, tags)
-    # The correlation rules' patterns see at most MAX_SCANNED_TEXT of each text (README,
-    # Ingestion: Limits): a configured pattern may backtrack, and the event is 1 MiB.
-    texts = [message[:MAX_SCANNED_TEXT]] + [
-        v[:MAX_SCANNED_TEXT] for e in exceptions if isinstance(v := e.get("value"), str)
-    ]
-    fields = EventFields(tags, breadcrumbs, _mapping(event.get("extra")), texts)
-    keys = [(name, value.replace(NUL, "")) for name, value in extractor.extract(fields)]
+    fields = _fields(event, tags, breadcrumbs, message, exceptions, contexts)
+    keys = [key._replace(value=key.value.replace(NUL, "")) for key in extractor.extract(fields)]
 
     group = None
     if event_type != "transaction":

@@ -211,9 +211,15 @@ def _insert_events(
         (row_id, *by_key[(project_id, event_id)]) for row_id, project_id, event_id in result
     ]
     keys = [
-        {"event_row_id": row_id, "name": name, "value": value}
+        {
+            "event_row_id": row_id,
+            "name": key.name,
+            "value": key.value,
+            "carrier": key.carrier,
+            "overruled": key.overruled or None,
+        }
         for row_id, _, pending in inserted
-        for name, value in pending.event.keys
+        for key in pending.event.keys
     ]
     if keys:
         connection.execute(statements.insert_key, keys)

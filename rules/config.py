@@ -15,6 +15,8 @@ class KeyRule(BaseModel):
     tags: list[str] = []
     breadcrumb_data: list[str] = []
     extra: list[str] = []
+    # Dotted paths into the event's contexts: "order.id" reads contexts["order"]["id"].
+    contexts: list[str] = []
     patterns: list[str] = []
     ignore_values: list[str] = []
 

@@ -137,6 +137,11 @@ class CorrelationKey(Base):
     event_row_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(64))
     value: Mapped[str] = mapped_column(String(200))
+    # Where the event carries it (rules/extract.py Key): "tag:order_id", "breadcrumb:OrderID" …;
+    # empty for keys stored before carriers were recorded.
+    carrier: Mapped[str] = mapped_column(String(80), default="", server_default="")
+    # Other values the event carried for this key, which lost to this one ("message=…").
+    overruled: Mapped[str | None] = mapped_column(String(250))
 
 
 class SessionCount(Base):

@@ -98,7 +98,9 @@ def test_exception_event_fields() -> None:
     assert row["culprit"] == "shop.payment in handle"
     assert row["trace_id"] == "b" * 32 and row["op"] == "queue"
     assert row["handled"] is False
-    assert result.keys == [("order_id", ORDER)]  # type: ignore[attr-defined]
+    assert [(k.name, k.value, k.carrier) for k in result.keys] == [  # type: ignore[attr-defined]
+        ("order_id", ORDER, "tag:order_id")
+    ]
 
 
 def test_logentry_message_and_breadcrumb_keys() -> None:
@@ -116,14 +118,17 @@ def test_logentry_message_and_breadcrumb_keys() -> None:
     row = result.row  # type: ignore[attr-defined]
     assert row["message"] == "paid order" and row["title"] == "paid order"
     assert row["level"] == "warning" and row["type"] == "default"
-    assert result.keys == [("order_id", ORDER), ("transaction_id", "t-9")]  # type: ignore[attr-defined]
+    assert [(k.name, k.value, k.carrier) for k in result.keys] == [  # type: ignore[attr-defined]
+        ("order_id", ORDER, "breadcrumb:OrderID"),
+        ("transaction_id", "t-9", "breadcrumb:TransactionID"),
+    ]
 
 
 def test_message_pattern_keys_and_ignored_values() -> None:
     result = normalize(
         {"message": f"order {ORDER} successfully delivered", "extra": {"TransactionID": "-1"}}
     )
-    assert result.keys == [("order_id", ORDER)]  # type: ignore[attr-defined]
+    assert [(k.name, k.value) for k in result.keys] == [("order_id", ORDER)]  # type: ignore[attr-defined]
 
 
 def test_transaction_keeps_trace_and_duration() -> None:

@@ -7,21 +7,16 @@ from typing import Any
 import httpx
 import sentry_sdk
 
-from rules.config import current_rules
-from rules.extract import EventFields, KeyExtractor
+from collector.normalize import fields_of
+from rules.config import CorrelationRules, current_rules
+from rules.extract import KeyExtractor
 from tests.collector.envelopes import recording_sdk
 
 EXTRACTOR = KeyExtractor(current_rules())
 
 
 def keys_of(event: dict[str, Any]) -> list[tuple[str, str]]:
-    crumbs = event.get("breadcrumbs") or {}
-    values = crumbs.get("values", crumbs) if isinstance(crumbs, dict) else crumbs
-    texts = [event.get("message") or ""]
-    texts += [e.get("value") or "" for e in (event.get("exception") or {}).get("values", [])]
-    return EXTRACTOR.extract(
-        EventFields(event.get("tags") or {}, values, event.get("extra") or {}, texts)
-    )
+    return [(key.name, key.value) for key in EXTRACTOR.extract(fields_of(event))]
 
 
 def crumb(order: str) -> dict[str, Any]:
@@ -77,3 +72,46 @@ def test_an_sdk_in_the_test_process_leaves_httpx_unpatched() -> None:
     for client in (httpx.Client, httpx.AsyncClient):
         assert "httpx" in client.send.__code__.co_filename, "patched by sentry_sdk"
         assert not hasattr(client.send, "__wrapped__")
+
+
+def test_conflicting_carriers_pick_one_order_and_record_the_other() -> None:
+    """A tag and the message disagree: the tag decides, the message is recorded as overruled,
+    and the event carries one order, never both."""
+    tagged, written = str(uuid.uuid4()), str(uuid.uuid4())
+    event = {"tags": {"order_id": tagged}, "message": f"order {written} failed"}
+    (key,) = EXTRACTOR.extract(fields_of(event))
+    assert (key.name, key.value, key.carrier) == ("order_id", tagged, "tag:order_id")
+    assert key.overruled == f"message={written}"
+
+
+def test_each_key_names_its_carrier() -> None:
+    order = str(uuid.uuid4())
+    cases = {
+        "tag:order": {"tags": [["order", order]]},
+        "extra:OrderID": {"extra": {"OrderID": order}},
+        "exception": {"exception": {"values": [{"type": "E", "value": f"order [{order}]"}]}},
+        "transaction": {"transaction": f"order {order}"},
+        "breadcrumb:orderNumber": {"breadcrumbs": [{"data": {"orderNumber": order}}]},
+    }
+    for carrier, event in cases.items():
+        assert [(k.value, k.carrier) for k in EXTRACTOR.extract(fields_of(event))] == [
+            (order, carrier)
+        ], carrier
+
+
+def test_context_paths_carry_keys_and_cannot_go_deeper_than_the_cap() -> None:
+    rules = CorrelationRules.model_validate(
+        {
+            "keys": [{"name": "ref", "contexts": ["checkout.ref", "a.b.c.d.e.f.g.h.i"]}],
+            "journey": {"key": "ref", "hops": [{"service": "s", "name": "n"}]},
+        }
+    )
+    extractor = KeyExtractor(rules)
+    event = {"contexts": {"checkout": {"ref": "R-1"}}}
+    assert [(k.value, k.carrier) for k in extractor.extract(fields_of(event))] == [
+        ("R-1", "context:checkout.ref")
+    ]
+    deep: dict[str, Any] = {"i": "too-deep"}
+    for name in "hgfedcba":
+        deep = {name: deep}
+    assert extractor.extract(fields_of({"contexts": deep})) == []
