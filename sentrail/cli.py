@@ -26,7 +26,7 @@ from sentrail.demo import Demo
 from sentrail.settings import ALL_ROLES, Role, ServerSettings, UnknownSetting, check_environment
 from sentrail.workers import balances_connections, bind_sockets, run_workers
 from shop.runner import running_shop
-from shop.settings import ShopSettings
+from shop.settings import SERVICES, ShopSettings
 from shop.traffic import Scenario, run_traffic, write_truth
 from store import migrations
 from store.engine import Database
@@ -228,7 +228,8 @@ def shop_command(
     faults: Annotated[str | None, typer.Option(help="Faults to start with, as JSON.")] = None,
 ) -> None:
     """The ACME shop: seven services (frontend on PORT, the others on the ports after it),
-    sending to SENTRY_DSN with SENTRY_RELEASE (default: the checkout's git SHA) and
+    each sending to its own SENTRY_DSN_<SERVICE> (one project per service; SENTRY_DSN for the
+    services without one) with SENTRY_RELEASE (default: the checkout's git SHA) and
     SENTRY_ENVIRONMENT. Without SENTRAIL_REDIS_URL an embedded Redis is started."""
     settings = ShopSettings(SHOP_HOST=host, SHOP_PORT=port)
     if faults is not None:
@@ -239,8 +240,13 @@ def shop_command(
     with running_shop(settings) as shop:
         redis = "embedded" if shop.redis else settings.redis_url
         typer.echo(f"ACME shop at {shop.url} (release {settings.release}, Redis {redis})")
-        if not settings.sentry_dsn:
-            typer.echo("SENTRY_DSN is not set: the services send nothing to Sentry", err=True)
+        silent = [service for service in SERVICES if not settings.dsn_of(service)]
+        if silent:
+            typer.echo(
+                f"no DSN (SENTRY_DSN_<SERVICE> or SENTRY_DSN) for {', '.join(silent)}:"
+                " they send nothing to Sentry",
+                err=True,
+            )
         typer.echo("Ctrl-C stops it")
         stop.wait()
     typer.echo("shop stopped")
