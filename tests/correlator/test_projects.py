@@ -2,6 +2,7 @@
 `shop` fixture), and an order's journey still joins all of them; issues stay per project."""
 
 import uuid
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -9,7 +10,8 @@ from sqlalchemy import select
 from correlator.worker import Correlator
 from store.engine import Database
 from store.models import Event, Issue, Journey, JourneyEvent
-from tests.correlator.shop_events import Shop
+from tests.collector.envelopes import envelope_bytes
+from tests.correlator.shop_events import BASE, Shop
 
 
 def test_a_journey_joins_the_events_of_every_services_project(
@@ -60,3 +62,30 @@ def test_the_same_error_in_two_services_projects_is_two_issues(
     errors = [e for e in journey["events"] if e["title"] == text]
     assert {e["service"] for e in errors} == {"order", "payment"}
     assert {e["issue_id"] for e in errors} == {issue_id for issue_id, _ in issues}
+
+
+def test_a_user_seen_by_two_services_projects_counts_once(shop: Shop, client: TestClient) -> None:
+    """Release health adds the projects' sessions up (each SDK's sessions are its own), but a
+    user is one user however many services' projects saw them."""
+    for service, status in (("frontend", "exited"), ("payment", "crashed"), ("order", "exited")):
+        project = shop.projects[service]
+        session = {
+            "sid": uuid.uuid4().hex,
+            "did": "user-1",
+            "init": True,
+            "started": (BASE + timedelta(seconds=5)).isoformat(),
+            "status": status,
+            "attrs": {"release": "r-users", "environment": "test"},
+        }
+        answer = client.post(
+            f"/api/{project.id}/envelope/",
+            content=envelope_bytes(sessions=[session]),
+            headers=project.auth,
+        )
+        assert answer.status_code == 200, answer.text
+    (totals,) = client.get("/api/v1/sessions", params={"release": "r-users"}).json()["sessions"]
+    assert (totals["total"], totals["crashed"]) == (3, 1)
+    assert (totals["users"], totals["crashed_users"]) == (1, 1)
+    release = client.get("/api/v1/releases/r-users").json()
+    assert release["crash_free_sessions"] == round(2 / 3, 6)
+    assert release["crash_free_users"] == 0.0
