@@ -1,7 +1,7 @@
 """Response shapes of the read API (docs/reference.md). Timestamps serialise as RFC 3339 UTC."""
 
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -260,6 +260,23 @@ class ReleaseDetail(BaseModel):
     services: list[ReleaseService]
     previous_release: str | None
     delta: dict[str, float | None]
+
+
+class GateCheck(BaseModel):
+    name: str  # order_success_rate | crash_free_sessions | new_issues
+    value: float | None
+    baseline: float | None
+    limit: float
+    passed: bool | None  # None: not measured on both releases, so not deciding
+    reason: str
+
+
+class ReleaseGate(BaseModel):
+    version: str
+    baseline: str | None
+    verdict: Literal["pass", "fail", "insufficient_data"]
+    reasons: list[str]  # why it failed, or what data is missing
+    checks: list[GateCheck]
 
 
 Shape = TypeVar("Shape", bound=BaseModel)
