@@ -20,6 +20,37 @@ class EventSummary(BaseModel):
     issue_id: int | None
 
 
+class JoinedByKey(BaseModel):
+    """The event carries the journey's key itself: in which field (`carrier`: "tag:order_id",
+    "extra:OrderID", "context:order.id", "message", "exception", "transaction",
+    "breadcrumb:OrderID"; null for keys stored before carriers were recorded) and which other
+    values of its own it overruled (docs/decisions.md#11)."""
+
+    via: Literal["key"] = "key"
+    key: str
+    carrier: str | None
+    overruled: str | None
+
+
+class JoinedByLink(BaseModel):
+    """The event carries no key of its own and shares a link (`via`: "trace" or a secondary
+    key's name) with a member that does: `value` is the shared trace id or key value, `through`
+    the event_id of the earliest such member (null when none is left, e.g. after pruning)."""
+
+    via: str
+    value: str
+    through: str | None
+
+
+JoinedBy = JoinedByKey | JoinedByLink
+
+
+class OrderEvent(EventSummary):
+    """An event of an order's journey, with how it joined the journey (docs/decisions.md#12)."""
+
+    joined_by: JoinedBy | None
+
+
 class EventDetail(EventSummary):
     project_id: int
     received_at: datetime
@@ -174,7 +205,7 @@ class OrderDetail(BaseModel):
     event_count: int
     error_count: int
     hops: list[Hop]
-    events: list[EventSummary]
+    events: list[OrderEvent]
 
 
 class ServiceImpact(BaseModel):
