@@ -18,6 +18,7 @@ from reads import (
     services,
     sessions,
 )
+from reads.gate import GateLimits, release_gate
 from reads.paging import parse_cursor
 from store.errors import BadRequest, NotFound, Unauthorized
 from web.deps import SessionDep
@@ -176,3 +177,25 @@ def get_release(
     if health is None:
         raise NotFound(f"no release {version}")
     return schemas.ReleaseDetail.model_validate(health)
+
+
+@router.get("/releases/{version}/gate", response_model=schemas.ReleaseGate)
+def get_release_gate(
+    version: str,
+    session: SessionDep,
+    baseline: str | None = None,
+    environment: str | None = None,
+    min_orders: Annotated[int, Query(ge=0)] = GateLimits.min_orders,
+    max_success_drop: Annotated[float, Query(ge=0, le=1)] = GateLimits.max_success_drop,
+    max_crash_free_drop: Annotated[float, Query(ge=0, le=1)] = GateLimits.max_crash_free_drop,
+    no_new_issues: bool = False,
+) -> schemas.ReleaseGate:
+    """The release gate's verdict (`pass`, `fail`, `insufficient_data`), as
+    `sentrail release gate` gives it."""
+    limits = GateLimits(
+        baseline, environment, min_orders, max_success_drop, max_crash_free_drop, no_new_issues
+    )
+    verdict = release_gate(session, version, limits)
+    if verdict is None:
+        raise NotFound(f"no release {version}")
+    return schemas.ReleaseGate.model_validate(verdict)

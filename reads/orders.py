@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from reads import schemas
-from reads.events import event_summary
+from reads.membership import memberships
 from store.models import Event, Journey, JourneyEvent, JourneyLabel
 from store.statuses import STATUSES
 
@@ -107,11 +107,13 @@ def order_summary(journey: Journey) -> schemas.OrderSummary:
 
 
 def order_detail(session: Session, journey: Journey) -> schemas.OrderDetail:
+    found = order_events(session, journey.id)
+    joined = memberships(session, journey, found)
     return schemas.from_row(
         schemas.OrderDetail,
         journey,
         hops=[schemas.Hop.model_validate(hop) for hop in journey.hops],
-        events=[event_summary(e) for e in order_events(session, journey.id)],
+        events=[schemas.from_row(schemas.OrderEvent, e, joined_by=joined.get(e.id)) for e in found],
     )
 
 

@@ -1,7 +1,7 @@
 """Response shapes of the read API (docs/reference.md). Timestamps serialise as RFC 3339 UTC."""
 
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -18,6 +18,37 @@ class EventSummary(BaseModel):
     environment: str | None
     trace_id: str | None
     issue_id: int | None
+
+
+class JoinedByKey(BaseModel):
+    """The event carries the journey's key itself: in which field (`carrier`: "tag:order_id",
+    "extra:OrderID", "context:order.id", "message", "exception", "transaction",
+    "breadcrumb:OrderID"; null for keys stored before carriers were recorded) and which other
+    values of its own it overruled (docs/decisions.md#11)."""
+
+    via: Literal["key"] = "key"
+    key: str
+    carrier: str | None
+    overruled: str | None
+
+
+class JoinedByLink(BaseModel):
+    """The event carries no key of its own and shares a link (`via`: "trace" or a secondary
+    key's name) with a member that does: `value` is the shared trace id or key value, `through`
+    the event_id of the earliest such member (null when none is left, e.g. after pruning)."""
+
+    via: str
+    value: str
+    through: str | None
+
+
+JoinedBy = JoinedByKey | JoinedByLink
+
+
+class OrderEvent(EventSummary):
+    """An event of an order's journey, with how it joined the journey (docs/decisions.md#12)."""
+
+    joined_by: JoinedBy | None
 
 
 class EventDetail(EventSummary):
@@ -174,7 +205,7 @@ class OrderDetail(BaseModel):
     event_count: int
     error_count: int
     hops: list[Hop]
-    events: list[EventSummary]
+    events: list[OrderEvent]
 
 
 class ServiceImpact(BaseModel):
@@ -260,6 +291,23 @@ class ReleaseDetail(BaseModel):
     services: list[ReleaseService]
     previous_release: str | None
     delta: dict[str, float | None]
+
+
+class GateCheck(BaseModel):
+    name: str  # order_success_rate | crash_free_sessions | new_issues
+    value: float | None
+    baseline: float | None
+    limit: float
+    passed: bool | None  # None: not measured on both releases, so not deciding
+    reason: str
+
+
+class ReleaseGate(BaseModel):
+    version: str
+    baseline: str | None
+    verdict: Literal["pass", "fail", "insufficient_data"]
+    reasons: list[str]  # why it failed, or what data is missing
+    checks: list[GateCheck]
 
 
 Shape = TypeVar("Shape", bound=BaseModel)
