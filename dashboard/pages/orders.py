@@ -10,6 +10,7 @@ from dashboard.pages.common import DETAILED_EVENTS, PAGE_SIZE, parse_time, rende
 from dashboard.timeline import build
 from reads import events, orders, releases, services
 from reads.paging import parse_cursor
+from rules.config import current_rules
 from store.errors import BadRequest, NotFound
 from store.statuses import STATUSES
 from web.deps import SessionDep
@@ -58,7 +59,7 @@ def order_list(request: Request, session: SessionDep) -> Response:
 
 @router.get("/orders/{order_id}", response_class=HTMLResponse)
 def order(request: Request, order_id: str, session: SessionDep) -> Response:
-    journey = orders.find_order(session, order_id)
+    journey = orders.find_order(session, order_id, [flow.name for flow in current_rules().flows])
     if journey is None:
         raise NotFound(f"No order {order_id} has been seen.")
     found = orders.order_events(session, journey.id)

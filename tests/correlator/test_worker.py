@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from correlator.settings import CorrelatorSettings
 from correlator.worker import Correlator
 from store.engine import Database
-from store.models import Journey, JourneyEvent
+from store.models import Journey, JourneyEvent, JourneyLabel
 from tests.correlator.shop_events import BASE, Shop
 
 
@@ -75,6 +75,25 @@ def test_missing_shipping_stalls_after_the_configured_time(shop: Shop, database:
     assert found.missing_hops == ["shipping"]
     assert found.impacted_services == ["shipping"]
     assert found.hops[-1]["status"] == "missing"
+
+
+def test_acme_rules_never_stall_another_systems_order_at_frontend(
+    shop: Shop, database: Database
+) -> None:
+    """The issue as reported: with the default rules, an order of another system (its own
+    services, the same order_id tag) must not become stalled at `frontend`."""
+    order, trace = str(uuid.uuid4()), uuid.uuid4().hex
+    shop.send(
+        shop.transaction("web", 0, trace, order), shop.transaction("billing", 1, trace, order)
+    )
+    correlate(database, now=BASE + timedelta(hours=1))
+    found = journey(database, order)
+    assert (found.flow, found.status, found.failed_service) == ("checkout", "completed", None)
+    assert found.hops == [] and found.missing_hops == []
+    with database.sessions() as session:
+        assert (
+            session.scalars(select(JourneyLabel).where(JourneyLabel.kind == "impacted")).all() == []
+        )
 
 
 def test_order_id_in_breadcrumb_message_or_only_a_shared_trace(
