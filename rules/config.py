@@ -111,9 +111,6 @@ class CorrelationRules(BaseModel):
         """The first flow: what the one `[journey]` table used to be."""
         return self.flows[0]
 
-    def flow_of_key(self, key_name: str) -> FlowRule | None:
-        return next((flow for flow in self.flows if flow.key == key_name), None)
-
 
 class RulesSettings(SentrailSettings):
     correlation_config: Path = DEFAULT_RULES
