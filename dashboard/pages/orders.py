@@ -42,6 +42,7 @@ def order_list(request: Request, session: SessionDep) -> Response:
         since=parse_time(q.get("since")),
         until=parse_time(q.get("until")),
         search=search or None,
+        flow=q.get("flow") or None,
     )
     kept = {k: v for k, v in q.items() if k != "cursor" and v}
     next_url = f"/orders?{urlencode({**kept, 'cursor': next_cursor})}" if next_cursor else None

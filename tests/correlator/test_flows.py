@@ -201,11 +201,15 @@ def test_the_api_shows_the_learned_path_and_each_bookings_flow(
         False,
     )
     assert (before["hops"], before["learning"]) == ([], "0 of 20 journeys")
+    assert "learning: 0 of 20 journeys" in client.get("/").text
     refs = [bookings.booking(PATH, t0=i * 10) for i in range(20)]
     correlator(database, booking_rules, BASE + timedelta(hours=1))
     [after] = flows()
     assert after["learned"] and after["learning"] is None and after["journeys"] == 20
     assert [(h["service"], h["support"]) for h in after["hops"]] == [(s, 1.0) for s in PATH]
+    overview = client.get("/").text
+    assert "web (100.0%) → billing (100.0%) → fulfilment (100.0%)" in overview
+    assert "learned from 20 journeys" in overview
     detail = client.get(f"/api/v1/orders/{refs[0]}").json()
     assert (detail["flow"], detail["status"], detail["services"]) == ("booking", "completed", PATH)
     listed = client.get("/api/v1/orders", params={"flow": "booking", "limit": 100}).json()
