@@ -27,14 +27,20 @@ name = "booking_ref"
 tags = ["booking_ref"]
 
 [[keys]]
-name = "payment_ref"
-tags = ["payment_ref"]
+name = "cancel_ref"
+tags = ["cancel_ref"]
 
 [[flows]]
 name = "booking"
 key = "booking_ref"
 stall_after = 120
 learn_min_journeys = 20
+
+[[flows]]
+name = "cancellation"
+key = "cancel_ref"
+stall_after = 60
+hops = [{ service = "web", name = "asked" }, { service = "billing", name = "refunded" }]
 """
 PATH = ["web", "billing", "fulfilment"]
 
@@ -72,23 +78,29 @@ class Bookings:
             )
             assert response.status_code == 200, response.text
 
+    def step(
+        self, service: str, seconds: float, trace: str, tags: dict[str, str], error: bool = False
+    ) -> None:
+        """One unit of work of `service` (a transaction; an error event when `error`)."""
+        self.send(
+            event(
+                type="event" if error else "transaction",
+                transaction=f"{service} handler",
+                server_name=service,
+                level="error" if error else "info",
+                start_timestamp=at(seconds),
+                timestamp=at(seconds + 0.05),
+                tags=tags,
+                contexts={"trace": {"trace_id": trace, "span_id": uuid.uuid4().hex[:16]}},
+                spans=[],
+            )
+        )
+
     def booking(self, services: list[str], t0: float = 0, error_at: str | None = None) -> str:
         """One booking through these services, one second apart; returns its reference."""
         ref, trace = f"BK-{uuid.uuid4().hex[:10]}", uuid.uuid4().hex
         for i, service in enumerate(services):
-            self.send(
-                event(
-                    type="transaction" if service != error_at else "event",
-                    transaction=f"{service} handler",
-                    server_name=service,
-                    level="info" if service != error_at else "error",
-                    start_timestamp=at(t0 + i),
-                    timestamp=at(t0 + i + 0.05),
-                    tags={"booking_ref": ref},
-                    contexts={"trace": {"trace_id": trace, "span_id": uuid.uuid4().hex[:16]}},
-                    spans=[],
-                )
-            )
+            self.step(service, t0 + i, trace, {"booking_ref": ref}, error=service == error_at)
         return ref
 
 
@@ -138,16 +150,17 @@ def test_learned_hops_appear_after_enough_completed_journeys(
     worker = correlator(database, booking_rules, BASE + timedelta(hours=1))
     worker.learn()
     with database.sessions() as session:
-        [flow] = list_flows(session, booking_rules)
+        flow, _ = list_flows(session, booking_rules)
     assert (flow.name, flow.key, flow.learned, flow.hops) == ("booking", "booking_ref", False, [])
     assert (flow.journeys, flow.learn_min_journeys) == (19, 20)
     bookings.booking(PATH, t0=200)
     worker = correlator(database, booking_rules, BASE + timedelta(hours=1))
     worker.learn()
     with database.sessions() as session:
-        [flow] = list_flows(session, booking_rules)
-        [path] = session.scalars(select(FlowPath))
+        flow, cancellation = list_flows(session, booking_rules)
+        [path] = session.scalars(select(FlowPath))  # the declared flow learns nothing
     assert flow.learned and [hop.service for hop in flow.hops] == PATH
+    assert cancellation.declared and (cancellation.learned, cancellation.journeys) == (False, None)
     assert [hop.support for hop in flow.hops] == [1.0, 1.0, 1.0]
     assert path.support == {"web": 1.0, "billing": 1.0, "fulfilment": 1.0, "audit": 0.2}
 
@@ -193,7 +206,7 @@ def test_the_api_shows_the_learned_path_and_each_bookings_flow(
         assert response.status_code == 200, response.text
         return response.json()["flows"]
 
-    [before] = flows()
+    before, _ = flows()
     assert (before["name"], before["key"], before["declared"], before["learned"]) == (
         "booking",
         "booking_ref",
@@ -204,7 +217,7 @@ def test_the_api_shows_the_learned_path_and_each_bookings_flow(
     assert "learning: 0 of 20 journeys" in client.get("/").text
     refs = [bookings.booking(PATH, t0=i * 10) for i in range(20)]
     correlator(database, booking_rules, BASE + timedelta(hours=1))
-    [after] = flows()
+    after, _ = flows()
     assert after["learned"] and after["learning"] is None and after["journeys"] == 20
     assert [(h["service"], h["support"]) for h in after["hops"]] == [(s, 1.0) for s in PATH]
     overview = client.get("/").text
@@ -214,3 +227,38 @@ def test_the_api_shows_the_learned_path_and_each_bookings_flow(
     assert (detail["flow"], detail["status"], detail["services"]) == ("booking", "completed", PATH)
     listed = client.get("/api/v1/orders", params={"flow": "booking", "limit": 100}).json()
     assert {o["order_id"] for o in listed["orders"]} == set(refs)
+
+
+def test_each_flow_makes_its_own_journeys_and_stalls_on_its_own_time(
+    client: TestClient, bookings: Bookings, booking_rules: CorrelationRules, database: Database
+) -> None:
+    ref, trace = "BK-0042", uuid.uuid4().hex
+    bookings.step("web", 0, trace, {"booking_ref": ref})
+    # A cancellation of the same booking: the same value is a cancellation's key too, but
+    # another flow's journey; its billing step carries no key and joins through the trace.
+    cancel_trace = uuid.uuid4().hex
+    bookings.step("web", 5, cancel_trace, {"cancel_ref": ref})
+    bookings.step("billing", 6, uuid.uuid4().hex, {"booking_ref": "BK-other"})  # billing exists
+    correlator(database, booking_rules, BASE + timedelta(seconds=70))
+    with database.sessions() as session:
+        found = {j.flow: j for j in session.scalars(select(Journey).where(Journey.key == ref))}
+    assert set(found) == {"booking", "cancellation"}
+    # 65 s of quiet: past the cancellation's 60 s, not the booking's 120 s.
+    assert (found["cancellation"].status, found["cancellation"].failed_service) == (
+        "stalled",
+        "billing",
+    )
+    assert found["booking"].status == "in_progress"
+    assert client.get(f"/api/v1/orders/{ref}").json()["flow"] == "booking"  # the first flow
+    bookings.step("billing", 80, cancel_trace, {})
+    correlator(database, booking_rules, BASE + timedelta(seconds=90))
+    assert journey_of(database, "cancellation", ref).status == "completed"
+    listed = client.get("/api/v1/orders", params={"flow": "cancellation"}).json()["orders"]
+    assert [(o["order_id"], o["services"]) for o in listed] == [(ref, ["web", "billing"])]
+
+
+def journey_of(database: Database, flow: str, ref: str) -> Journey:
+    with database.sessions() as session:
+        found = session.scalar(select(Journey).where(Journey.flow == flow, Journey.key == ref))
+        assert found is not None
+        return found
