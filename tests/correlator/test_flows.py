@@ -140,6 +140,9 @@ def test_before_anything_is_learned_no_booking_stalls_and_no_service_is_invented
     assert (found.flow, found.status, found.failed_service) == ("booking", "completed", None)
     assert (found.missing_hops, found.hops, found.services) == ([], [], ["web", "billing"])
     assert impacted(database) == set()
+    page = bookings.client.get(f"/orders/{half_done}").text
+    assert 'flow: <a href="/orders?flow=booking">booking</a>' in page
+    assert "unknown shape" in page
 
 
 def test_learned_hops_appear_after_enough_completed_journeys(
