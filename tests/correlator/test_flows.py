@@ -265,3 +265,30 @@ def journey_of(database: Database, flow: str, ref: str) -> Journey:
         found = session.scalar(select(Journey).where(Journey.flow == flow, Journey.key == ref))
         assert found is not None
         return found
+
+
+def test_passes_relearn_at_most_every_learn_interval(
+    bookings: Bookings, booking_rules: CorrelationRules, database: Database
+) -> None:
+    now = [BASE + timedelta(hours=1)]
+    worker = Correlator(
+        database, booking_rules, CorrelatorSettings(learn_interval=60), clock=lambda: now[0]
+    )
+
+    def learned() -> tuple[int, list[str]]:
+        with database.sessions() as session:
+            [path] = session.scalars(select(FlowPath))
+            return path.journeys, [hop["service"] for hop in path.hops]
+
+    for i in range(19):
+        bookings.booking(PATH, t0=i * 10)
+    worker.run_until_idle()  # the first pass learns: 19 of 20, nothing yet
+    assert learned() == (19, [])
+    bookings.booking(PATH, t0=300)
+    now[0] += timedelta(seconds=10)
+    worker.run_until_idle()
+    assert learned() == (19, [])  # 10 s after the last learning: not due
+    bookings.booking(PATH, t0=310)
+    now[0] += timedelta(seconds=60)
+    worker.run_until_idle()
+    assert learned() == (21, PATH)
