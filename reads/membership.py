@@ -30,16 +30,23 @@ def memberships(
 ) -> dict[int, JoinedBy]:
     """By event row id: how each of `events` (members of `journey`) joined it.
 
-    `key_name` is the rules' journey key (the rules in force when not given). An event the
+    `key_name` is the key of the journey's flow (from the rules in force when not given). An event the
     correlator moved out between the reads has no entry.
     """
-    name = key_name or current_rules().journey.key
+    name = key_name or _key_of(journey.flow)
     via = _vias(session, journey.id, [e.id for e in events])
     found: dict[int, JoinedBy] = dict(_by_key(session, journey.key, name, via))
     found.update(
         _by_link(session, journey.id, [e for e in events if via.get(e.id, KEY) != KEY], via)
     )
     return found
+
+
+def _key_of(flow: str) -> str:
+    """The key whose values make the journeys of `flow` (the first flow's for a flow no longer
+    in the rules)."""
+    rules = current_rules()
+    return next((f.key for f in rules.flows if f.name == flow), rules.journey.key)
 
 
 def _vias(session: Session, journey_id: int, ids: list[int]) -> dict[int, str]:

@@ -167,6 +167,7 @@ class OrderSummary(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     order_id: str
+    flow: str
     status: str
     first_seen: datetime
     last_seen: datetime
@@ -182,6 +183,36 @@ class OrderList(BaseModel):
     next_cursor: str | None
 
 
+class FlowHop(BaseModel):
+    service: str
+    name: str
+    # The share of the flow's learned-from journeys this service appeared in (learned hops).
+    support: float | None = None
+
+
+class Flow(BaseModel):
+    """A flow of the rules with the hops its journeys are judged by: declared, or learned
+    (`learned` once `journeys` reached `learn_min_journeys`; `learning` says how far)."""
+
+    name: str
+    key: str
+    entry: str | None
+    stall_after: float
+    declared: bool
+    learned: bool
+    hops: list[FlowHop]
+    journeys: int | None = None
+    learn_min_journeys: int | None = None
+    learn_support: float | None = None
+    learning: str | None = None
+    support: dict[str, float] = {}
+    learned_at: datetime | None = None
+
+
+class FlowList(BaseModel):
+    flows: list[Flow]
+
+
 class Hop(BaseModel):
     service: str
     name: str
@@ -192,6 +223,7 @@ class Hop(BaseModel):
 
 class OrderDetail(BaseModel):
     order_id: str
+    flow: str
     status: str
     first_seen: datetime
     last_seen: datetime

@@ -68,6 +68,31 @@ def test_orders_filter_by_status_service_and_release(
     assert bad.status_code == 422
 
 
+def test_orders_carry_their_flow_and_filter_by_it(
+    client: TestClient, orders: dict[str, dict[str, str]]
+) -> None:
+    everything = get(client, "/api/v1/orders", limit=500)["orders"]
+    assert {o["flow"] for o in everything} == {"checkout"}
+    assert len(get(client, "/api/v1/orders", flow="checkout", limit=500)["orders"]) == len(orders)
+    assert get(client, "/api/v1/orders", flow="refund")["orders"] == []
+    assert get(client, "/api/v1/orders", flow="refund", service="payment")["orders"] == []
+    order = next(iter(orders))
+    assert get(client, f"/api/v1/orders/{order}")["flow"] == "checkout"
+
+
+def test_flows_list_the_declared_checkout_hops(client: TestClient) -> None:
+    [checkout] = get(client, "/api/v1/flows")["flows"]
+    assert (checkout["name"], checkout["key"], checkout["entry"]) == (
+        "checkout",
+        "order_id",
+        "frontend",
+    )
+    assert (checkout["declared"], checkout["learned"], checkout["learning"]) == (True, False, None)
+    assert [h["service"] for h in checkout["hops"]] == [
+        "frontend", "order", "payment", "order", "shipping",
+    ]  # fmt: skip
+
+
 def test_orders_page_through_without_gaps_or_repeats(
     client: TestClient, orders: dict[str, dict[str, str]]
 ) -> None:
