@@ -30,8 +30,8 @@ def memberships(
 ) -> dict[int, JoinedBy]:
     """By event row id: how each of `events` (members of `journey`) joined it.
 
-    `key_name` is the key of the journey's flow (from the rules in force when not given). An event the
-    correlator moved out between the reads has no entry.
+    `key_name` is the key of the journey's flow (from the rules in force when not given). An
+    event the correlator moved out between the reads has no entry.
     """
     name = key_name or _key_of(journey.flow)
     via = _vias(session, journey.id, [e.id for e in events])
