@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, aliased
 
 from reads import schemas
 from reads.membership import memberships
+from reads.status_reason import status_reason
 from store.models import Event, Journey, JourneyEvent, JourneyLabel
 from store.statuses import STATUSES
 
@@ -122,6 +123,7 @@ def order_detail(session: Session, journey: Journey) -> schemas.OrderDetail:
         journey,
         hops=[schemas.Hop.model_validate(hop) for hop in journey.hops],
         events=[schemas.from_row(schemas.OrderEvent, e, joined_by=joined.get(e.id)) for e in found],
+        status_reason=status_reason(journey, found),
     )
 
 
