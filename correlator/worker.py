@@ -19,7 +19,7 @@ from sqlalchemy import Connection, bindparam, delete, select, tuple_, update
 from correlator.flows import Judged, expectation, known_services, learned_paths, relearn
 from correlator.journeys import Expectation, JourneySummary, TimelineEvent, summarize
 from correlator.settings import CorrelatorSettings
-from rules.config import CorrelationRules, current_rules
+from rules.config import DEFAULT_SCOPE, CorrelationRules, current_rules
 from store.clock import utcnow
 from store.engine import Database
 from store.models import (
@@ -30,6 +30,7 @@ from store.models import (
     JourneyEvent,
     JourneyLabel,
     JourneyLink,
+    Project,
 )
 from store.sql import chunked
 from store.statuses import IN_PROGRESS
@@ -52,8 +53,10 @@ class PassResult:
 @dataclass(slots=True)
 class _Batch:
     ids: list[int]
+    scope: dict[int, str] = field(default_factory=dict)  # each event's correlation scope
     # Per event, the journeys its keys make: (flow name, key value).
-    primary: dict[int, set[tuple[str, str]]] = field(default_factory=lambda: defaultdict(set))
+    # (scope, flow, key value) of each event carrying a flow's key
+    primary: dict[int, set[tuple[str, str, str]]] = field(default_factory=lambda: defaultdict(set))
     links: dict[int, set[tuple[str, str]]] = field(default_factory=lambda: defaultdict(set))
 
 
@@ -258,10 +261,12 @@ class Correlator:
 
     def _read_batch(self, connection: Connection, ids: list[int]) -> _Batch:
         batch = _Batch(ids=ids)
+        scopes = self._project_scopes(connection)
         for id_chunk in chunked(ids, 900):
-            for row_id, trace_id in connection.execute(
-                select(Event.id, Event.trace_id).where(Event.id.in_(id_chunk))
+            for row_id, project_id, trace_id in connection.execute(
+                select(Event.id, Event.project_id, Event.trace_id).where(Event.id.in_(id_chunk))
             ):
+                batch.scope[row_id] = scopes.get(project_id, DEFAULT_SCOPE)
                 if trace_id:
                     batch.links[row_id].add((TRACE, trace_id))
             for row_id, name, value in connection.execute(
@@ -270,10 +275,19 @@ class Correlator:
                 ).where(CorrelationKey.event_row_id.in_(id_chunk))
             ):
                 if name in self.flow_of_key:
-                    batch.primary[row_id].add((self.flow_of_key[name], value))
+                    batch.primary[row_id].add((batch.scope[row_id], self.flow_of_key[name], value))
                 elif name in self.link_names:
                     batch.links[row_id].add((name, value))
         return batch
+
+    def _project_scopes(self, connection: Connection) -> dict[int, str]:
+        """Project id -> correlation scope (a small table; nothing to read with no scopes)."""
+        if not self.rules.scopes:
+            return {}
+        return {
+            project_id: self.rules.scope_of(name)
+            for project_id, name in connection.execute(select(Project.id, Project.name))
+        }
 
     def _process(self, connection: Connection, ids: list[int]) -> set[int]:
         """Adds these events to their journeys; returns the journeys that changed."""
@@ -283,8 +297,8 @@ class Correlator:
         touched: set[int] = set()
         members, links = [], []
         for row_id in keyed:
-            for flow_and_key in batch.primary[row_id]:
-                journey_id = journey_ids[flow_and_key]
+            for identity in batch.primary[row_id]:
+                journey_id = journey_ids[identity]
                 touched.add(journey_id)
                 members.append({"journey_id": journey_id, "event_row_id": row_id, "via": KEY})
                 links += [
@@ -301,14 +315,15 @@ class Correlator:
         return touched
 
     def _journeys_for(
-        self, connection: Connection, values: set[tuple[str, str]]
-    ) -> dict[tuple[str, str], int]:
-        """The journey of each (flow, key value), created when new."""
+        self, connection: Connection, values: set[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], int]:
+        """The journey of each (scope, flow, key value), created when new."""
         if not values:
             return {}
         now = self.clock()
         rows = [
             {
+                "scope": scope,
                 "flow": flow,
                 "key": value,
                 "status": IN_PROGRESS,
@@ -325,17 +340,17 @@ class Correlator:
                 "hops": [],
                 "updated_at": now,
             }
-            for flow, value in sorted(values)
+            for scope, flow, value in sorted(values)
         ]
-        insert_ignore(connection, Journey.__table__, rows, ["flow", "key"])  # type: ignore[arg-type]
-        found: dict[tuple[str, str], int] = {}
-        for value_chunk in chunked(sorted(values), 400):
-            for flow, key, journey_id in connection.execute(
-                select(Journey.flow, Journey.key, Journey.id).where(
-                    tuple_(Journey.flow, Journey.key).in_(value_chunk)
+        insert_ignore(connection, Journey.__table__, rows, ["scope", "flow", "key"])  # type: ignore[arg-type]
+        found: dict[tuple[str, str, str], int] = {}
+        for value_chunk in chunked(sorted(values), 300):
+            for scope, flow, key, journey_id in connection.execute(
+                select(Journey.scope, Journey.flow, Journey.key, Journey.id).where(
+                    tuple_(Journey.scope, Journey.flow, Journey.key).in_(value_chunk)
                 )
             ):
-                found[(flow, key)] = journey_id
+                found[(scope, flow, key)] = journey_id
         return found
 
     def _add_links(
@@ -417,11 +432,17 @@ class Correlator:
                 )
             ):
                 current[row_id].add(journey_id)
+        scope_of = self._journey_scopes(connection, journeys_of)
         touched: set[int] = set()
         add: list[dict[str, Any]] = []
         for row_id in ids:
             links = batch.links.get(row_id, set())
-            candidates = set().union(*(journeys_of.get(link, set()) for link in links))
+            candidates = {
+                journey_id
+                for link in links
+                for journey_id in journeys_of.get(link, ())
+                if scope_of.get(journey_id) == batch.scope[row_id]  # never across scopes
+            }
             target = next(iter(candidates)) if len(candidates) == 1 else None
             stale = current.get(row_id, set()) - {target}
             if stale:
@@ -433,11 +454,23 @@ class Correlator:
                 )
                 touched |= stale
             if target is not None and target not in current.get(row_id, set()):
-                via = next(kind for kind, _ in sorted(links) if (kind, _) in journeys_of)
+                via = next(k for k, v in sorted(links) if target in journeys_of.get((k, v), ()))
                 add.append({"journey_id": target, "event_row_id": row_id, "via": via})
                 touched.add(target)
         insert_ignore(connection, JourneyEvent.__table__, add, ["journey_id", "event_row_id"])  # type: ignore[arg-type]
         return touched
+
+    def _journey_scopes(
+        self, connection: Connection, journeys_of: dict[tuple[str, str], set[int]]
+    ) -> dict[int, str]:
+        ids = sorted(set().union(*journeys_of.values())) if journeys_of else []
+        found: dict[int, str] = {}
+        for id_chunk in chunked(ids, 900):
+            for journey_id, scope in connection.execute(
+                select(Journey.id, Journey.scope).where(Journey.id.in_(id_chunk))
+            ):
+                found[journey_id] = scope
+        return found
 
     def _stall_candidates(self, connection: Connection, now: datetime) -> set[int]:
         """In-progress journeys quiet past their own flow's `stall_after`."""

@@ -121,11 +121,12 @@ def list_orders(
     since: datetime | None = None,
     until: datetime | None = None,
     flow: str | None = None,
+    scope: str | None = None,
     limit: Limit = 50,
     cursor: str | None = None,
 ) -> schemas.OrderList:
-    """Order journeys, newest first, filtered by status, service, release, environment, flow
-    and the time range they were active in."""
+    """Order journeys, newest first, filtered by status, service, release, environment, flow,
+    correlation scope and the time range they were active in."""
     found, next_cursor = orders.list_orders(
         session,
         limit=limit,
@@ -137,6 +138,7 @@ def list_orders(
         since=since,
         until=until,
         flow=flow,
+        scope=scope,
     )
     return schemas.OrderList(
         orders=[orders.order_summary(journey) for journey in found], next_cursor=next_cursor
@@ -144,9 +146,10 @@ def list_orders(
 
 
 @router.get("/orders/{order_id}", response_model=schemas.OrderDetail)
-def get_order(order_id: str, session: SessionDep) -> schemas.OrderDetail:
+def get_order(order_id: str, session: SessionDep, scope: str | None = None) -> schemas.OrderDetail:
     """One order's journey: hops, status, failing and missing hop, its events oldest first."""
-    journey = orders.find_order(session, order_id, [flow.name for flow in current_rules().flows])
+    flow_names = [flow.name for flow in current_rules().flows]
+    journey = orders.find_order(session, order_id, flow_names, scope)
     if journey is None:
         raise NotFound(f"no order {order_id}")
     return orders.order_detail(session, journey)

@@ -38,6 +38,7 @@ def list_orders(
     until: datetime | None = None,
     search: str | None = None,
     flow: str | None = None,
+    scope: str | None = None,
 ) -> tuple[list[Journey], str | None]:
     """Newest first (journey ids grow with first sight); the cursor is the id of the last
     journey returned, so paging is stable. With a service, release or environment filter the
@@ -54,7 +55,7 @@ def list_orders(
             ids = ids.where(JourneyLabel.status == status)
         for other_kind, other_value in others:
             ids = ids.where(_labelled(other_kind, other_value, JourneyLabel.journey_id))
-        if since or until or search or flow:
+        if since or until or search or flow or scope:
             ids = ids.join(Journey, Journey.id == JourneyLabel.journey_id)
     else:
         ids = select(Journey.id)
@@ -69,6 +70,8 @@ def list_orders(
         ids = ids.where(Journey.key.startswith(search, autoescape=True))
     if flow:
         ids = ids.where(Journey.flow == flow)
+    if scope:
+        ids = ids.where(Journey.scope == scope)
     if cursor is not None:
         ids = ids.where(column < cursor)
     page = list(session.scalars(ids.order_by(column.desc()).limit(limit + 1)))
@@ -77,12 +80,19 @@ def list_orders(
     return rows, str(rows[-1].id) if len(page) > limit and rows else None
 
 
-def find_order(session: Session, order_id: str, flows: Sequence[str] = ()) -> Journey | None:
+def find_order(
+    session: Session, order_id: str, flows: Sequence[str] = (), scope: str | None = None
+) -> Journey | None:
     """The journey of this key in the first of `flows` (the rules' order) that has one, else
-    in any flow: one order can make a checkout and a refund journey."""
-    found = {j.flow: j for j in session.scalars(select(Journey).where(Journey.key == order_id))}
-    preferred = [found[flow] for flow in flows if flow in found]
-    return preferred[0] if preferred else min(found.values(), key=lambda j: j.id, default=None)
+    in any flow: one order can make a checkout and a refund journey. Within `scope` when given;
+    otherwise, of one flow's journeys in several scopes, the first made."""
+    query = select(Journey).where(Journey.key == order_id)
+    if scope is not None:
+        query = query.where(Journey.scope == scope)
+    rank = {flow: i for i, flow in enumerate(flows)}
+    return min(
+        session.scalars(query), key=lambda j: (rank.get(j.flow, len(rank)), j.id), default=None
+    )
 
 
 def order_events(session: Session, journey_id: int, limit: int = ORDER_EVENT_LIMIT) -> list[Event]:

@@ -168,6 +168,7 @@ class OrderSummary(BaseModel):
 
     order_id: str
     flow: str
+    scope: str  # the correlation scope (rules file [[scopes]]; "default")
     status: str
     first_seen: datetime
     last_seen: datetime
@@ -224,6 +225,7 @@ class Hop(BaseModel):
 class OrderDetail(BaseModel):
     order_id: str
     flow: str
+    scope: str  # the correlation scope (rules file [[scopes]]; "default")
     status: str
     status_reason: str  # why it has that status, in one sentence
     first_seen: datetime

@@ -1,5 +1,6 @@
 import re
 import tomllib
+from collections import Counter
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -76,9 +77,25 @@ class FlowRule(BaseModel):
         return not self.hops
 
 
+DEFAULT_SCOPE = "default"
+
+
+class ScopeRule(BaseModel):
+    """Projects whose events may make one journey together. Projects no scope names are the
+    "default" scope: with no [[scopes]] at all, every project correlates with every other."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,63}$")
+    projects: list[str] = Field(min_length=1)
+
+
 class CorrelationRules(BaseModel):
     keys: list[KeyRule] = Field(min_length=1)
     flows: list[FlowRule] = Field(min_length=1)
+    scopes: list[ScopeRule] = []
+
+    def scope_of(self, project: str) -> str:
+        """The scope of a project, by its name."""
+        return next((s.name for s in self.scopes if project in s.projects), DEFAULT_SCOPE)
 
     @model_validator(mode="before")
     @classmethod
@@ -104,6 +121,17 @@ class CorrelationRules(BaseModel):
         for flow in self.flows:
             if flow.key not in names:
                 raise ValueError(f"flow {flow.name!r}: key {flow.key!r} is not one of the [[keys]]")
+        return self
+
+    @model_validator(mode="after")
+    def _each_project_in_one_scope(self) -> "CorrelationRules":
+        scope_names = [scope.name for scope in self.scopes]
+        if DEFAULT_SCOPE in scope_names or len(set(scope_names)) != len(scope_names):
+            raise ValueError(f"each [[scopes]] name must be unique and not {DEFAULT_SCOPE!r}")
+        listed = Counter(project for scope in self.scopes for project in scope.projects)
+        twice = sorted(project for project, count in listed.items() if count > 1)
+        if twice:
+            raise ValueError(f"a project belongs to one scope at most: {', '.join(twice)}")
         return self
 
     @property

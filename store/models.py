@@ -256,7 +256,7 @@ class Journey(Base):
 
     __tablename__ = "journey"
     __table_args__ = (
-        UniqueConstraint("flow", "key"),
+        UniqueConstraint("scope", "flow", "key"),
         Index(None, "key"),
         Index(None, "status", "last_seen_at"),
         Index(None, "last_seen_at"),
@@ -265,6 +265,9 @@ class Journey(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # The rules' flow name; journeys stored before flows existed were the "checkout" flow.
     flow: Mapped[str] = mapped_column(String(64), server_default="checkout")
+    # The correlation scope of its events' projects (rules file [[scopes]]; "default": every
+    # project no scope names). Journeys never join events across scopes.
+    scope: Mapped[str] = mapped_column(String(64), server_default="default")
     key: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16))
     failed_service: Mapped[str | None] = mapped_column(String(128))

@@ -1,11 +1,12 @@
-"""flows: a journey is one value of one flow's key; learned flow paths
+"""flows and scopes: a journey is one value of one flow's key in one scope; learned flow paths
 
 Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-02 15:00:00.000000
 
 Journeys stored before are the "checkout" flow (what the one `[journey]` table of the rules
-was). `flow_path` holds what a flow without declared hops has learned.
+was) in the "default" scope (every project). `flow_path` holds what a flow without declared
+hops has learned.
 """
 
 from collections.abc import Sequence
@@ -26,8 +27,13 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("flow", sa.String(length=64), server_default="checkout", nullable=False)
         )
+        batch_op.add_column(
+            sa.Column("scope", sa.String(length=64), server_default="default", nullable=False)
+        )
         batch_op.drop_constraint(batch_op.f("uq_journey_key"), type_="unique")
-        batch_op.create_unique_constraint(batch_op.f("uq_journey_flow_key"), ["flow", "key"])
+        batch_op.create_unique_constraint(
+            batch_op.f("uq_journey_scope_flow_key"), ["scope", "flow", "key"]
+        )
         batch_op.create_index(batch_op.f("ix_journey_key"), ["key"], unique=False)
 
     op.create_table(
@@ -43,10 +49,12 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("flow_path")
-    # Journeys of other flows would collide on the key alone: only the checkout flow stays.
-    op.execute("DELETE FROM journey WHERE flow <> 'checkout'")
+    # Journeys of other flows and scopes would collide on the key alone: only the checkout
+    # flow's journeys of the default scope stay.
+    op.execute("DELETE FROM journey WHERE flow <> 'checkout' OR scope <> 'default'")
     with op.batch_alter_table("journey", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_journey_key"))
-        batch_op.drop_constraint(batch_op.f("uq_journey_flow_key"), type_="unique")
+        batch_op.drop_constraint(batch_op.f("uq_journey_scope_flow_key"), type_="unique")
         batch_op.create_unique_constraint(batch_op.f("uq_journey_key"), ["key"])
+        batch_op.drop_column("scope")
         batch_op.drop_column("flow")

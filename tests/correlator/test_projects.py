@@ -3,14 +3,18 @@
 
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from correlator.worker import Correlator
+from rules.config import CorrelationRules, current_rules
 from store.engine import Database
 from store.models import Event, Issue, Journey, JourneyEvent
 from tests.collector.envelopes import envelope_bytes
+from tests.conftest import make_project
 from tests.correlator.shop_events import BASE, Shop
 
 
@@ -89,3 +93,65 @@ def test_a_user_seen_by_two_services_projects_counts_once(shop: Shop, client: Te
     release = client.get("/api/v1/releases/r-users").json()
     assert release["crash_free_sessions"] == round(2 / 3, 6)
     assert release["crash_free_users"] == 0.0
+
+
+def test_journeys_never_join_events_across_correlation_scopes(
+    client: TestClient,
+    database: Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two teams' systems in one sentrail, each its own scope: the same order ID and even the
+    same trace in both make one journey per scope, and a keyless event joins only a journey of
+    its own scope (here none: the only keyed event of its trace is in the other scope)."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        (Path(__file__).parents[2] / "rules" / "acme.toml").read_text()
+        + '\n[[scopes]]\nname = "eu"\nprojects = ["eu-web", "eu-pay"]\n'
+        + '\n[[scopes]]\nname = "us"\nprojects = ["us-web"]\n'
+    )
+    monkeypatch.setenv("SENTRAIL_CORRELATION_CONFIG", str(rules))
+    current_rules.cache_clear()
+    try:
+        projects = {name: make_project(database, name) for name in ("eu-web", "eu-pay", "us-web")}
+        order, trace, lone = str(uuid.uuid4()), uuid.uuid4().hex, uuid.uuid4().hex
+        eu, us = Shop(client, projects["eu-web"]), Shop(client, projects["us-web"])
+        eu.send(eu.transaction("frontend", 0, trace, order))
+        Shop(client, projects["eu-pay"]).send(Shop.message("payment", 1, trace, "charged"))
+        us.send(us.transaction("frontend", 2, trace, order))
+        us.send(Shop.transaction("frontend", 3, lone, order))
+        Shop(client, projects["eu-pay"]).send(Shop.message("payment", 4, lone, "alone"))
+        Correlator(database, rules=current_rules()).run_until_idle()
+        with database.sessions() as session:
+            rows = session.execute(
+                select(Journey.scope, Event.project_id, Event.message)
+                .join(JourneyEvent, JourneyEvent.journey_id == Journey.id)
+                .join(Event, Event.id == JourneyEvent.event_row_id)
+                .where(Journey.key == order)
+            ).all()
+        by_scope: dict[str, set[int]] = {}
+        for scope, project_id, _ in rows:
+            by_scope.setdefault(scope, set()).add(project_id)
+        assert by_scope == {
+            "eu": {projects["eu-web"].id, projects["eu-pay"].id},
+            "us": {projects["us-web"].id},
+        }
+        assert "alone" not in {message for *_, message in rows}
+        assert client.get(f"/api/v1/orders/{order}", params={"scope": "us"}).json()["scope"] == "us"
+        listed = client.get("/api/v1/orders", params={"scope": "eu"}).json()["orders"]
+        assert [(o["order_id"], o["scope"]) for o in listed] == [(order, "eu")]
+    finally:
+        current_rules.cache_clear()
+
+
+def test_a_project_belongs_to_one_scope_at_most() -> None:
+    rules = {
+        "keys": [{"name": "order_id", "tags": ["order_id"]}],
+        "flows": [{"name": "checkout", "key": "order_id"}],
+        "scopes": [{"name": "a", "projects": ["x"]}, {"name": "b", "projects": ["x", "y"]}],
+    }
+    with pytest.raises(ValueError, match="one scope at most: x"):
+        CorrelationRules.model_validate(rules)
+    rules["scopes"] = [{"name": "default", "projects": ["x"]}]
+    with pytest.raises(ValueError, match="must be unique and not 'default'"):
+        CorrelationRules.model_validate(rules)
