@@ -281,6 +281,7 @@ class Proposal:
     name: str
     evidence: Evidence
     spellings: Counter[tuple[str, str]]
+    services: Counter[str]  # of every spelling (the evidence is of the main one)
 
 
 def propose(sample: Sample) -> list[Proposal]:
@@ -297,7 +298,9 @@ def propose(sample: Sample) -> list[Proposal]:
     for candidate in ranked:
         same = next((p for p in chosen if _overlap(p.evidence.field, candidate.field)), None)
         if same is not None:
-            same.spellings.update(candidate.field.spellings)  # the same key, spelled otherwise
+            # The same key, spelled otherwise (ACME's `order_id` tag, `OrderID` breadcrumbs).
+            same.spellings.update(candidate.field.spellings)
+            same.services.update(candidate.field.services)
         elif (
             len(chosen) < MAX_KEYS
             and candidate.score > 0
@@ -305,7 +308,10 @@ def propose(sample: Sample) -> list[Proposal]:
             and candidate.uniqueness >= MIN_UNIQUENESS
         ):
             name = _unique(key_name(candidate.field), {p.name for p in chosen})
-            chosen.append(Proposal(name, candidate, Counter(candidate.field.spellings)))
+            found = candidate.field
+            chosen.append(
+                Proposal(name, candidate, Counter(found.spellings), Counter(found.services))
+            )
     return chosen
 
 
@@ -366,8 +372,8 @@ def _key_lines(proposal: Proposal, role: str) -> list[str]:
 
 
 def _journey_lines(proposal: Proposal, sample: Sample) -> list[str]:
-    counts = proposal.evidence.field.services
-    least = max(1, int(proposal.evidence.field.events * MIN_HOP_SHARE))
+    counts = proposal.services
+    least = max(1, int(counts.total() * MIN_HOP_SHARE))
     services = sample.hop_order([s for s, n in counts.items() if n >= least])
     hops = [f"    {{ service = {_string(s)}, name = {_string(s)} }}," for s in services]
     return [

@@ -15,8 +15,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
+from bench import webhook_payloads as sp
+from collector.settings import CollectorSettings
 from rules.config import current_rules, load_rules
 from sentrail.cli import app
+from sentrail.rekey import rekey
 from sentrail.settings import Role
 from store.engine import Database
 from store.models import CorrelationKey, Event, Journey, JourneyEvent
@@ -49,6 +52,11 @@ hops = [
 def app_roles() -> frozenset[Role]:
     """No correlator in the app: the commands under test run it."""
     return frozenset({"collector", "dashboard"})
+
+
+@pytest.fixture
+def collector_settings() -> CollectorSettings:
+    return CollectorSettings(sentry_client_secret="webhook-secret")
 
 
 @pytest.fixture
@@ -237,3 +245,45 @@ def test_rebuild_re_extracts_keys_under_new_rules(
     again = runner.invoke(app, ["correlate", "--rebuild"])
     assert "24 events read, 0 changed keys" in again.output
     assert _journeys(cli_env) == (keys, members)
+
+
+def _key_rows(database: Database) -> list[tuple[Any, ...]]:
+    with database.sessions() as session:
+        return sorted(
+            tuple(row)
+            for row in session.execute(
+                select(
+                    Event.source,
+                    CorrelationKey.name,
+                    CorrelationKey.value,
+                    CorrelationKey.carrier,
+                    CorrelationKey.overruled,
+                ).join(Event, Event.id == CorrelationKey.event_row_id)
+            )
+        )
+
+
+def test_re_extraction_reproduces_ingest_for_sdk_and_webhook_events(
+    client: TestClient, project: ProjectKey, database: Database
+) -> None:
+    """A webhook event's stored payload is the event object of the delivery (tags as pairs,
+    breadcrumbs under `values`): read again, it gives the keys ingest gave."""
+    sdk = event(tags={"order_id": sp.ORDER}, message=f"order {sp.ORDER} paid", extra={"x": 1})
+    answer = client.post(
+        f"/api/{project.id}/envelope/", content=envelope_bytes(sdk), headers=project.auth
+    )
+    assert answer.status_code == 200
+    body, headers = sp.signed(
+        sp.envelope("created", {"error": sp.event()}), "error", "webhook-secret"
+    )
+    assert client.post("/webhooks/sentry", content=body, headers=headers).status_code == 200
+    at_ingest = _key_rows(database)
+    assert [row[:4] for row in at_ingest] == [
+        ("sdk", "order_id", sp.ORDER, "tag:order_id"),
+        ("webhook", "order_id", sp.ORDER, "tag:order_id"),
+    ]
+    with database.sessions.begin() as session:
+        session.execute(CorrelationKey.__table__.delete())
+    result = rekey(database, current_rules(), page_size=1)
+    assert (result.events, result.changed, result.unreadable) == (2, 2, 0)
+    assert _key_rows(database) == at_ingest
