@@ -14,7 +14,6 @@ object whose fields were read at ingest.
 """
 
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, insert, select
@@ -42,7 +41,6 @@ def rekey(
     rules: CorrelationRules,
     *,
     page_size: int = PAGE_SIZE,
-    progress: Callable[[RekeyResult], None] | None = None,
 ) -> RekeyResult:
     """Extracts every stored event's keys again, page by page in id order, and replaces the
     keys of the events where they differ (one transaction per page, under the write lock the
@@ -62,8 +60,6 @@ def rekey(
         result.events += len(page)
         if wanted:
             result.changed += _replace(database, wanted)
-        if progress is not None:
-            progress(result)
     return result
 
 
