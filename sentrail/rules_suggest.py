@@ -43,6 +43,8 @@ MAX_PAIRS = 100_000  # (trace, value) pairs held per field
 MAX_VALUES = 100_000  # distinct values held per field
 MAX_SERVICES = 64  # services counted per field
 MAX_TRACES = 50_000  # traces whose services' order is kept (for the hops)
+MAX_TRACE_SERVICES = 32  # services whose first event is kept per trace
+MAX_SPELLINGS = 16  # spellings kept per field (carrier and name)
 MAX_KEYS = 5  # keys proposed: one journey key and up to four link keys
 MIN_ID_SHARE = 0.9  # share of a field's values that must look like identifiers
 MIN_UNIQUENESS = 0.2  # distinct values per trace: below, a value spans too many (a user ID)
@@ -164,7 +166,9 @@ class Field:
         self, service: str, trace: str | None, value: str, spelled: set[tuple[str, str]]
     ) -> None:
         self.events += 1
-        self.spellings.update(spelled)
+        for spelling in spelled:
+            if spelling in self.spellings or len(self.spellings) < MAX_SPELLINGS:
+                self.spellings[spelling] += 1
         if service in self.services or len(self.services) < MAX_SERVICES:
             self.services[service] += 1
         if not looks_like_identifier(value):
@@ -258,7 +262,10 @@ class Sample:
             if len(self.traces) >= MAX_TRACES:
                 return
             services = self.traces[trace] = {}
-        if service not in services or event.timestamp < services[service]:
+        first = services.get(service)
+        if first is None and len(services) >= MAX_TRACE_SERVICES:
+            return
+        if first is None or event.timestamp < first:
             services[service] = event.timestamp
 
     def hop_order(self, services: list[str]) -> list[str]:
