@@ -21,6 +21,7 @@ from rules.config import current_rules, load_rules
 from sentrail.cli import app
 from sentrail.rekey import rekey
 from sentrail.settings import Role
+from sentrail.stored import stored_pages
 from store.engine import Database
 from store.models import CorrelationKey, Event, Journey, JourneyEvent
 from tests.collector.envelopes import envelope_bytes, event
@@ -287,3 +288,15 @@ def test_re_extraction_reproduces_ingest_for_sdk_and_webhook_events(
     result = rekey(database, current_rules(), page_size=1)
     assert (result.events, result.changed, result.unreadable) == (2, 2, 0)
     assert _key_rows(database) == at_ingest
+
+
+def test_stored_pages_walk_every_event_once_in_keyset_pages(
+    stored: list[dict[str, Any]], database: Database
+) -> None:
+    pages = list(stored_pages(database, page_size=5))
+    ids = [e.id for page in pages for e in page]
+    assert [len(page) for page in pages] == [5, 5, 5, 5, 4]
+    assert ids == sorted(ids) and len(set(ids)) == 24
+    newest = [e.id for page in stored_pages(database, newest=7, page_size=3) for e in page]
+    assert newest == sorted(ids, reverse=True)[:7]
+    assert all(e.payload is not None for page in pages for e in page)
