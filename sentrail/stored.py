@@ -62,10 +62,8 @@ class PayloadReader:
 def keys_of(extractor: KeyExtractor, payload: dict[str, Any]) -> list[Key]:
     """The keys ingest would extract from this payload under `extractor`'s rules, NUL
     characters dropped as `normalize_event` drops them (PostgreSQL text cannot hold them)."""
-    return [
-        key._replace(value=key.value.replace(NUL, ""))
-        for key in extractor.extract(fields_of(payload))
-    ]
+    keys = extractor.extract(fields_of(payload))
+    return [k._replace(value=k.value.replace(NUL, "")) if NUL in k.value else k for k in keys]
 
 
 def event_count(database: Database) -> int:
