@@ -226,6 +226,9 @@ def test_rebuild_re_extracts_keys_under_new_rules(
     path.write_text(BOOKING_RULES)
     monkeypatch.setenv("SENTRAIL_CORRELATION_CONFIG", str(path))
     current_rules.cache_clear()
+    kept = runner.invoke(app, ["correlate", "--rebuild", "--no-rekey"])
+    assert kept.exit_code == 0 and "re-extracted" not in kept.output
+    assert _journeys(cli_env) == (set(), 0)  # the keys are still those of the old rules
     after = runner.invoke(app, ["correlate", "--rebuild"])
     assert after.exit_code == 0, after.output
     assert "24 events read, 17 changed keys; 1 unreadable kept theirs" in after.output
