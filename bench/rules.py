@@ -138,10 +138,10 @@ def main() -> None:
 
         seconds, suggested = timed_command(url, "rules", "suggest")
         journey = next(line for line in suggested.splitlines() if line.startswith("key = "))
-        print(f"rules suggest (newest 200,000 events): {seconds}; journey {journey}")
+        print(f"rules suggest (newest 200,000 events): {seconds}; flow {journey}")
         seconds, everything = timed_command(url, "rules", "suggest", "--events", "0")
         journey = next(line for line in everything.splitlines() if line.startswith("key = "))
-        print(f"rules suggest --events 0 ({written:,} events): {seconds}; journey {journey}")
+        print(f"rules suggest --events 0 ({written:,} events): {seconds}; flow {journey}")
         path = Path(tmp) / "suggested.toml"
         path.write_text(suggested)
         for label, rules in (("the suggested rules", path), ("the ACME rules", DEFAULT_RULES)):
@@ -149,7 +149,7 @@ def main() -> None:
             found = orjson.loads(report)
             print(
                 f"rules check of {label} ({found['events']:,} events): {seconds}; "
-                f"{found['journeys']:,} journeys, {found['ambiguous']:,} ambiguous"
+                f"{sum(found['journeys'].values()):,} journeys, {found['ambiguous']:,} ambiguous"
             )
         started, cpu = time.perf_counter(), time.process_time()
         result = rekey(database, current_rules())

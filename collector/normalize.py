@@ -6,7 +6,7 @@ it fills.
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, cast
 
@@ -239,7 +239,22 @@ def _fields(
     ]
     if isinstance(name := event.get("transaction"), str):
         texts.append(("transaction", name[:MAX_SCANNED_TEXT]))
-    return EventFields(tags, breadcrumbs, _mapping(event.get("extra")), texts, contexts)
+    extra = _mapping(event.get("extra"))
+    began = parse_timestamp(event.get("start_timestamp"))
+    return EventFields(tags, breadcrumbs, extra, texts, contexts, _left_since(began))
+
+
+def _left_since(began: datetime | None) -> Callable[[Mapping[str, Any]], bool] | None:
+    """A breadcrumb is of the work that began at `began` unless its timestamp says it is
+    older; one without a readable timestamp is given the benefit of the doubt."""
+    if began is None:
+        return None
+
+    def in_unit(crumb: Mapping[str, Any]) -> bool:
+        left = parse_timestamp(crumb.get("timestamp"))
+        return left is None or left >= began
+
+    return in_unit
 
 
 def normalize_event(

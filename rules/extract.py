@@ -1,7 +1,7 @@
 """Pull business keys out of one event, following the configured rules."""
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -41,6 +41,9 @@ class EventFields:
     extra: Mapping[str, Any]
     texts: Sequence[tuple[str, str]]  # (carrier, text): message, exception, transaction
     contexts: Mapping[str, Any] | None = None
+    # Whether a breadcrumb belongs to the event's own unit of work (for a transaction: left
+    # since it began); None when the event does not say when its work began.
+    in_unit: Callable[[Mapping[str, Any]], bool] | None = None
 
 
 class KeyExtractor:
@@ -54,9 +57,10 @@ class KeyExtractor:
         contexts, then its message, exception and transaction text. When these disagree the
         first in that order wins and the others are recorded as overruled: an event joins one
         order, never two. Breadcrumbs count only when none of these carries the key, and then
-        only the latest breadcrumb that does: an SDK with no request scope keeps the breadcrumbs
-        of earlier orders (sentry-python in a worker loop), and an error of order B must not
-        join order A because A's breadcrumb is still in the buffer.
+        only the latest breadcrumb that does, and only one left since the event's work began
+        when the event says when that was (a transaction's start_timestamp): an SDK with no
+        request scope keeps the breadcrumbs of earlier orders (sentry-python in a worker loop),
+        and an error of order B must not join order A because A's breadcrumb is still there.
         """
         breadcrumbs = [c for c in fields.breadcrumbs if isinstance(c.get("data"), dict)]
         texts = [(carrier, text[:MAX_TEXT_LENGTH]) for carrier, text in fields.texts if text]
@@ -64,7 +68,9 @@ class KeyExtractor:
         for rule, patterns in self._rules:
             candidates = _cleaned(rule, _own_values(rule, patterns, fields, texts))
             if not candidates:
-                candidates = _cleaned(rule, _latest_breadcrumb_value(rule, breadcrumbs))
+                candidates = _cleaned(
+                    rule, _latest_breadcrumb_value(rule, breadcrumbs, fields.in_unit)
+                )
             if candidates:
                 found.append(_decided(rule.name, candidates))
         return found
@@ -126,10 +132,15 @@ def _context_value(contexts: Mapping[str, Any] | None, path: str) -> Any:
 
 
 def _latest_breadcrumb_value(
-    rule: KeyRule, breadcrumbs: list[Mapping[str, Any]]
+    rule: KeyRule,
+    breadcrumbs: list[Mapping[str, Any]],
+    in_unit: Callable[[Mapping[str, Any]], bool] | None,
 ) -> list[tuple[Any, str]]:
-    """The key of the newest breadcrumb that carries one (SDKs send breadcrumbs oldest first)."""
+    """The key of the newest breadcrumb of the event's own work that carries one (SDKs send
+    breadcrumbs oldest first, so the search stops at the first one left before the work)."""
     for crumb in reversed(breadcrumbs):
+        if in_unit is not None and not in_unit(crumb):
+            return []
         data = crumb["data"]
         for key in rule.breadcrumb_data:
             if key in data and _cleaned(rule, [(data[key], "")]):

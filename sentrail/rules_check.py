@@ -2,9 +2,9 @@
 
 One streaming pass over every stored event (sentrail/stored.py): each payload's keys are
 extracted under the file's rules as ingest would, and counted per key. Journeys are predicted
-the way the correlator makes them (correlator/worker.py): one per journey-key value; an event
-without the key joins the one journey its trace or link keys lead to, or none when they lead to
-several (ambiguous). Nothing is written.
+the way the correlator makes them (correlator/worker.py): one per flow and value of the flow's
+key; an event with no flow's key joins the one journey its trace or link keys lead to, or none
+when they lead to several (ambiguous). Nothing is written.
 
 Memory: values, traces and links are held as 64-bit hashes (a collision between two of a few
 million values is about one in a million), services per key are capped.
@@ -33,10 +33,10 @@ class RulesFileError(Exception):
     """A rules file that cannot be used: unreadable, not TOML, or not valid rules."""
 
 
-def journey_key(rules: CorrelationRules) -> str:
-    """The key that identifies a journey: the one place that knows where the rules say it
-    (`[journey] key` today), so a change of the rules' shape changes only this."""
-    return rules.journey.key
+def flow_keys(rules: CorrelationRules) -> dict[str, str]:
+    """Each key that makes journeys, with the flow whose journeys it makes: the one place that
+    knows where the rules say so (`[[flows]]`, or the old `[journey]` read as one flow)."""
+    return {flow.key: flow.name for flow in rules.flows}
 
 
 def load_checked(path: Path) -> CorrelationRules:
@@ -58,7 +58,7 @@ def load_checked(path: Path) -> CorrelationRules:
 @dataclass
 class KeyStats:
     name: str
-    journey: bool
+    flow: str | None  # the flow whose journeys this key makes; None for a link key
     events: int = 0
     overruled: int = 0  # events whose own carriers disagreed (the first in precedence won)
     carriers: Counter[str] = field(default_factory=Counter)
@@ -80,7 +80,7 @@ class KeyStats:
     def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "journey_key": self.journey,
+            "flow": self.flow,
             "events": self.events,
             "distinct_values": len(self._values),
             "carriers": dict(self.carriers.most_common()),
@@ -91,24 +91,25 @@ class KeyStats:
 
 @dataclass
 class Journeys:
-    """What the correlator would make of the journey key: journeys, and where keyless events
-    would go."""
+    """What the correlator would make of the flows' keys: journeys (one per flow and value),
+    and where events without a flow's key would go."""
 
-    values: set[int] = field(default_factory=set)
-    link_to: dict[int, int] = field(default_factory=dict)  # link -> journey value, or MANY
+    by_flow: dict[str, set[int]] = field(default_factory=dict)
+    link_to: dict[int, int] = field(default_factory=dict)  # link -> journey, or MANY
     keyless_links: list[tuple[int, ...]] = field(default_factory=list)
 
-    def add(self, journey_value: str | None, links: list[int]) -> None:
-        if journey_value is None:
+    def add(self, journeys: list[tuple[str, str]], links: list[int]) -> None:
+        if not journeys:
             self.keyless_links.append(tuple(links))
             return
-        value = hash(journey_value)
-        self.values.add(value)
-        for link in links:
-            if self.link_to.setdefault(link, value) != value:
-                self.link_to[link] = MANY
+        for flow, value in journeys:
+            journey = hash((flow, value))
+            self.by_flow.setdefault(flow, set()).add(journey)
+            for link in links:
+                if self.link_to.setdefault(link, journey) != journey:
+                    self.link_to[link] = MANY
 
-    def placed(self) -> dict[str, int]:
+    def placed(self, flows: list[str]) -> dict[str, Any]:
         joined = ambiguous = 0
         for links in self.keyless_links:
             targets = {self.link_to[link] for link in links if link in self.link_to}
@@ -118,7 +119,7 @@ class Journeys:
                 ambiguous += 1
         keyless = len(self.keyless_links)
         return {
-            "journeys": len(self.values),
+            "journeys": {flow: len(self.by_flow.get(flow, ())) for flow in flows},
             "keyless_events": keyless,
             "joined": joined,
             "ambiguous": ambiguous,
@@ -129,8 +130,8 @@ class Journeys:
 def check(database: Database, rules: CorrelationRules) -> dict[str, Any]:
     """Counts per key and the journeys the rules would make, over every stored event."""
     extractor = KeyExtractor(rules)
-    primary = journey_key(rules)
-    stats = {rule.name: KeyStats(rule.name, rule.name == primary) for rule in rules.keys}
+    flows = flow_keys(rules)
+    stats = {rule.name: KeyStats(rule.name, flows.get(rule.name)) for rule in rules.keys}
     journeys = Journeys()
     events = unreadable = 0
     for page in stored_pages(database):
@@ -139,22 +140,21 @@ def check(database: Database, rules: CorrelationRules) -> dict[str, Any]:
             if event.payload is None:
                 unreadable += 1
                 continue
-            keys = keys_of(extractor, event.payload)
-            journey_value = None
+            made: list[tuple[str, str]] = []
             links = [hash((TRACE, event.trace_id))] if event.trace_id else []
-            for key in keys:
+            for key in keys_of(extractor, event.payload):
                 stats[key.name].add(key, event.service)
-                if key.name == primary:
-                    journey_value = key.value
+                if key.name in flows:
+                    made.append((flows[key.name], key.value))
                 else:
                     links.append(hash((key.name, key.value)))
-            journeys.add(journey_value, links)
+            journeys.add(made, links)
     return {
         "events": events,
         "unreadable": unreadable,
-        "journey_key": primary,
+        "flows": {flow: key for key, flow in flows.items()},
         "keys": [stats[rule.name].as_dict() for rule in rules.keys],
-        **journeys.placed(),
+        **journeys.placed(list(flows.values())),
     }
 
 
@@ -169,13 +169,14 @@ def _counts(counter: dict[str, int]) -> str:
 def render_text(path: Path, report: dict[str, Any]) -> str:
     events = report["events"]
     skipped = report["unreadable"]
+    flows = ", ".join(f"{flow} (key {key})" for flow, key in report["flows"].items())
     lines = [
-        f"rules {path}: valid ({len(report['keys'])} keys, journey key {report['journey_key']})",
+        f"rules {path}: valid ({len(report['keys'])} keys; flows {flows})",
         f"stored events read: {events:,}"
         + (f" ({skipped:,} unreadable payloads skipped)" if skipped else ""),
     ]
     for key in report["keys"]:
-        role = "journey key" if key["journey_key"] else "link key"
+        role = f"key of flow {key['flow']}" if key["flow"] else "link key"
         lines += [
             f"key {key['name']} ({role}): {key['events']:,} events "
             f"({_share(key['events'], events)}), "
@@ -184,11 +185,11 @@ def render_text(path: Path, report: dict[str, Any]) -> str:
             f"  carriers disagreed (overruled): {key['overruled']:,}",
             f"  by service: {_counts(key['services'])}",
         ]
-    lines += [
-        f"journeys ({report['journey_key']}): {report['journeys']:,}",
-        f"events without {report['journey_key']}: {report['keyless_events']:,}: "
+    lines += [f"journeys of flow {flow}: {count:,}" for flow, count in report["journeys"].items()]
+    lines.append(
+        f"events with no flow's key: {report['keyless_events']:,}: "
         f"{report['joined']:,} join a journey through their trace or a link key, "
         f"{report['ambiguous']:,} ambiguous (their trace or links lead to more than one "
-        f"journey: they join none), {report['in_no_journey']:,} in no journey",
-    ]
+        f"journey: they join none), {report['in_no_journey']:,} in no journey"
+    )
     return "\n".join(lines) + "\n"

@@ -12,8 +12,8 @@ different services within one trace. So, over the newest stored events (a bounde
 3. it is scored by how often one of its values appears on two services within a trace
    (co-occurrence), by how nearly each value is its own trace (a user ID spans many traces, an
    order one), and by how many events carry it;
-4. the best is the journey key, the next ones link keys; a field whose values are mostly those
-   of a key already chosen is another spelling of that key and joins its carrier lists.
+4. the best is the key of a flow (its journeys), the next ones link keys; a field whose values
+   are mostly those of a key already chosen is another spelling of it and joins its carriers.
 
 Everything read from payloads is capped (fields, names, values, traces), so memory and time do
 not depend on what the events contain, only on how many are sampled.
@@ -378,16 +378,18 @@ def _key_lines(proposal: Proposal, role: str) -> list[str]:
     return [_comment(line) if line.startswith("#") else line for line in lines] + [""]
 
 
-def _journey_lines(proposal: Proposal, sample: Sample) -> list[str]:
+def _flow_lines(proposal: Proposal, sample: Sample) -> list[str]:
     counts = proposal.services
     least = max(1, int(counts.total() * MIN_HOP_SHARE))
     services = sample.hop_order([s for s, n in counts.items() if n >= least])
     hops = [f"    {{ service = {_string(s)}, name = {_string(s)} }}," for s in services]
     return [
-        "# One journey per value of the journey key. Its hops: the services that carry the key,",
+        "# One flow: a journey per value of its key. Its hops: the services that carry the key,",
         "# in the order their first event comes in a trace; a journey is completed when the last",
-        "# hop happens. Name them, and repeat a service that the journey visits twice.",
-        "[journey]",
+        "# hop happens. Name the flow and its hops, repeat a service the journey visits twice,",
+        "# or delete `hops` for the flow to learn its path (docs/reference.md#flows).",
+        "[[flows]]",
+        f"name = {_string(proposal.name)}",
         f"key = {_string(proposal.name)}",
         "stall_after = 300",
         "hops = [",
@@ -408,4 +410,4 @@ def render(proposals: list[Proposal], sample: Sample, stored: int) -> str:
     ]
     for i, proposal in enumerate(proposals):
         lines += _key_lines(proposal, "journey key" if i == 0 else "link key")
-    return "\n".join(lines + _journey_lines(proposals[0], sample)) + "\n"
+    return "\n".join(lines + _flow_lines(proposals[0], sample)) + "\n"

@@ -39,7 +39,8 @@ tags = ["booking_ref"]
 extra = ["booking_ref"]
 breadcrumb_data = ["booking_ref"]
 
-[journey]
+[[flows]]
+name = "booking"
 key = "booking_ref"
 hops = [
     { service = "web", name = "booked" },
@@ -134,7 +135,8 @@ def test_suggest_finds_the_booking_reference(
     path = tmp_path / "suggested.toml"
     path.write_text(result.output)
     rules = load_rules(path)  # valid rules, as SENTRAIL_CORRELATION_CONFIG would read them
-    assert rules.journey.key == "booking_ref"
+    (flow,) = rules.flows
+    assert (flow.name, flow.key) == ("booking_ref", "booking_ref")
     assert [key.name for key in rules.keys] == ["booking_ref", "invoice"]
     booking = rules.keys[0]
     assert booking.tags == ["booking_ref"]
@@ -142,7 +144,7 @@ def test_suggest_finds_the_booking_reference(
     assert booking.breadcrumb_data == ["booking_ref"]
     invoice = rules.keys[1]
     assert (invoice.extra, invoice.breadcrumb_data, invoice.tags) == (["invoice"], ["invoice"], [])
-    assert [hop.service for hop in rules.journey.hops] == ["web", "billing", "fulfilment"]
+    assert [hop.service for hop in flow.hops] == ["web", "billing", "fulfilment"]
     assert "from the newest 24 of 24 stored events" in result.output
     # Noise on one service only, or not like identifiers, is not proposed.
     for noise in ("user_id", "browser", "http.status", "amount", "try"):
@@ -165,19 +167,22 @@ def test_check_counts_exactly(cli_env: str, stored: list[dict[str, Any]], tmp_pa
     (key,) = report["keys"]
     assert key == {
         "name": "booking_ref",
-        "journey_key": True,
+        "flow": "booking",
         "events": 18,
         "distinct_values": 6,
         "carriers": {"breadcrumb:booking_ref": 6, "tag:booking_ref": 7, "extra:booking_ref": 5},
         "overruled": 1,
         "services": {"web": 6, "billing": 6, "fulfilment": 6},
     }
-    assert (report["journeys"], report["keyless_events"]) == (6, 6)
+    assert report["flows"] == {"booking": "booking_ref"}
+    assert (report["journeys"], report["keyless_events"]) == ({"booking": 6}, 6)
     assert (report["joined"], report["ambiguous"], report["in_no_journey"]) == (4, 1, 1)
     text = runner.invoke(app, ["rules", "check", str(path)])
     assert text.exit_code == 0, text.output
-    assert "key booking_ref (journey key): 18 events (75.0%), 6 distinct values" in text.output
-    assert "journeys (booking_ref): 6" in text.output
+    assert "key booking_ref (key of flow booking): 18 events (75.0%), 6 distinct values" in (
+        text.output
+    )
+    assert "journeys of flow booking: 6" in text.output
     assert "1 ambiguous" in text.output
 
 
@@ -186,7 +191,7 @@ def test_check_refuses_invalid_rules_with_exit_2(cli_env: str, tmp_path: Path) -
     path.write_text(BOOKING_RULES.replace('key = "booking_ref"', 'key = "order"'))
     result = runner.invoke(app, ["rules", "check", str(path)])
     assert result.exit_code == 2
-    assert "journey key 'order' is not one of the [[keys]]" in result.output
+    assert "flow 'booking': key 'order' is not one of the [[keys]]" in result.output
     path.write_text("[[keys]\nname=")
     result = runner.invoke(app, ["rules", "check", str(path)])
     assert result.exit_code == 2 and "not valid TOML" in result.output

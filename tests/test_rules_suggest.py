@@ -99,4 +99,4 @@ def test_odd_field_and_service_names_still_make_a_valid_rules_file() -> None:
     assert (key.tags, key.extra) == ([odd], [odd])
     # Another name, the same values: another spelling of the same key.
     assert key.contexts == ["ctx.order.id"]
-    assert [hop.service for hop in rules.journey.hops] == ["front\nend", "z", "bäck # end"]
+    assert [hop.service for hop in rules.flows[0].hops] == ["front\nend", "z", "bäck # end"]

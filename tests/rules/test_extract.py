@@ -115,3 +115,21 @@ def test_context_paths_carry_keys_and_cannot_go_deeper_than_the_cap() -> None:
     for name in "hgfedcba":
         deep = {name: deep}
     assert extractor.extract(fields_of({"contexts": deep})) == []
+
+
+def test_a_transaction_reads_only_the_breadcrumbs_left_since_it_began() -> None:
+    """A worker's transaction for order B still carries A's breadcrumb, left before B's work
+    began: the transaction has no key of its own then (it joins B through its trace)."""
+    stale, own = str(uuid.uuid4()), str(uuid.uuid4())
+    transaction = {
+        "type": "transaction",
+        "transaction": "process",
+        "start_timestamp": 1_700_000_100.0,
+        "timestamp": 1_700_000_101.0,
+        "breadcrumbs": [{"timestamp": 1_700_000_050.0, "data": {"OrderID": stale}}],
+    }
+    assert keys_of(transaction) == []
+    transaction["breadcrumbs"].append({"timestamp": 1_700_000_100.5, "data": {"OrderID": own}})
+    assert keys_of(transaction) == [("order_id", own)]
+    transaction["breadcrumbs"] = [{"data": {"OrderID": stale}}]  # no time: given the doubt
+    assert keys_of(transaction) == [("order_id", stale)]
