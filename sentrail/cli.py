@@ -24,6 +24,8 @@ from reads.releases import release_health
 from sentrail import http
 from sentrail.app import CorrelatorAndPruner
 from sentrail.demo import Demo
+from sentrail.rekey import rekey
+from sentrail.rules_cli import rules_app
 from sentrail.settings import ALL_ROLES, Role, ServerSettings, UnknownSetting, check_environment
 from sentrail.workers import balances_connections, bind_sockets, run_workers
 from shop.runner import running_shop
@@ -46,6 +48,7 @@ app.add_typer(report_app, name="report")
 release_app = typer.Typer(help="Releases: the deploy gate.", no_args_is_help=True)
 app.add_typer(release_app, name="release")
 GATE_EXIT = {"pass": 0, "fail": 1, "insufficient_data": 2}
+app.add_typer(rules_app, name="rules")
 
 
 @app.callback()
@@ -110,11 +113,27 @@ def correlator() -> None:
 @app.command()
 def correlate(
     rebuild: Annotated[bool, typer.Option(help="Forget every journey and start over.")] = False,
+    rekey_keys: Annotated[
+        bool,
+        typer.Option(
+            "--rekey/--no-rekey",
+            help="With --rebuild: extract keys again from the stored payloads under the "
+            "rules in force first.",
+        ),
+    ] = True,
 ) -> None:
-    """Run the correlator once, until every stored event is correlated."""
+    """Run the correlator once, until every stored event is correlated. With --rebuild, keys
+    are extracted again from the stored payloads first, so old events follow changed rules."""
     database = Database()
     worker = Correlator(database)
     started = time.perf_counter()
+    if rebuild and rekey_keys:
+        keys = rekey(database, worker.rules)
+        unreadable = f"; {keys.unreadable:,} unreadable kept theirs" if keys.unreadable else ""
+        typer.echo(
+            f"re-extracted keys: {keys.events:,} events read, {keys.changed:,} changed keys"
+            f"{unreadable} ({time.perf_counter() - started:.1f} s)"
+        )
     result = worker.rebuild() if rebuild else worker.run_until_idle()
     elapsed = time.perf_counter() - started
     with database.sessions() as session:
