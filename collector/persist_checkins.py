@@ -17,9 +17,8 @@ from sqlalchemy import Connection, Table, case, func, or_, select, update
 from collector.batch import IngestBatch
 from collector.checkins import CheckInItem
 from store.clock import hour_of, utcnow
-from store.crontab import InvalidSchedule
 from store.models import CheckIn, ItemOutcome, Monitor
-from store.schedules import stored_schedule, zone_of
+from store.schedules import next_expected
 from store.upsert import insert_for, insert_ignore, insert_or_add
 
 monitor_table = cast(Table, Monitor.__table__)
@@ -38,11 +37,9 @@ class _Known:
     timezone: str
 
     def next_expected(self, at: datetime) -> datetime | None:
-        try:
-            schedule = stored_schedule(self.schedule_type, self.schedule_value, self.schedule_unit)
-            return schedule.next_after(at, zone_of(self.timezone))
-        except InvalidSchedule:
-            return None  # stored before a stricter check: the monitor waits for a new config
+        return next_expected(
+            self.schedule_type, self.schedule_value, self.schedule_unit, self.timezone, at
+        )
 
 
 def write_check_ins(connection: Connection, batches: Sequence[IngestBatch]) -> None:

@@ -23,3 +23,15 @@ class CorrelatorSettings(SentrailSettings):
     gap_wait: float = Field(default=60.0, gt=0)
     # In-progress journeys re-examined for a stall per pass.
     stall_sweep: int = Field(default=1000, ge=1)
+
+
+class MonitorSettings(SentrailSettings):
+    """The cron monitor checker (`SENTRAIL_MONITOR_*`), run beside the correlator."""
+
+    model_config = SettingsConfigDict(env_prefix=f"{PREFIX}MONITOR_")
+
+    # Seconds between two checks for missed and timed-out runs. A run is late by its margin
+    # (at least a minute) before it is missed, so a check every 10 s is on time to the minute.
+    check_interval: float = Field(default=10.0, gt=0, le=3600)
+    # Monitors, and in-progress runs, looked at per check: more wait for the next check.
+    sweep: int = Field(default=500, ge=1, le=100_000)

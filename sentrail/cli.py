@@ -17,6 +17,7 @@ import uvicorn
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import func, select
 
+from correlator.monitors import MonitorChecker, MonitorThread
 from correlator.worker import Correlator
 from dashboard.report import Format, GateFormat, render, render_gate
 from reads.gate import GateLimits, release_gate
@@ -103,7 +104,10 @@ def correlator() -> None:
         signal.signal(signum, lambda *_: stop.set())
     database = Database()
     typer.echo("correlator running; Ctrl-C stops it")
+    monitors = MonitorThread(MonitorChecker(database))
+    monitors.start()
     Correlator(database).run_forever(stop)
+    monitors.stop()
     database.dispose()
 
 

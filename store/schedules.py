@@ -92,3 +92,15 @@ def zone_of(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise InvalidSchedule(f"unknown timezone {name!r}") from None
+
+
+def next_expected(
+    kind: str, value: str, unit: str | None, timezone: str, after: datetime
+) -> datetime | None:
+    """A stored monitor's next expected run after `after`; None when its schedule no longer
+    passes the checks (stored before they were stricter) or never comes round: such a monitor
+    waits for a check-in with a new config instead of breaking the checker."""
+    try:
+        return stored_schedule(kind, value, unit).next_after(after, zone_of(timezone))
+    except (InvalidSchedule, ValueError):
+        return None
