@@ -146,8 +146,8 @@ def prune_command(
     database.dispose()
     typer.echo(
         f"pruned {result.events} events, {result.journeys} journeys, "
-        f"{result.deliveries} webhook deliveries, {result.session_states} session states "
-        f"older than {days:g} days"
+        f"{result.deliveries} webhook deliveries, {result.session_states} session states, "
+        f"{result.check_ins} check-ins older than {days:g} days"
     )
 
 
