@@ -143,7 +143,7 @@ def _trace_id(item: dict[str, Any]) -> str | None:
 def read_check_in(item: dict[str, Any], received_at: datetime) -> CheckInItem:
     """The check-in, or `InvalidCheckIn` naming the first thing wrong with it."""
     status = item.get("status")
-    if status not in STATUSES:
+    if not isinstance(status, str) or status not in STATUSES:
         raise InvalidCheckIn("invalid status")
     config = item.get("monitor_config")
     return CheckInItem(

@@ -6,6 +6,7 @@ and the correlator's monitor checker (the next expected run after a missed one).
 """
 
 import calendar
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Literal
@@ -68,7 +69,12 @@ def crontab_schedule(expression: str) -> Schedule:
 
 
 def interval_schedule(value: object, unit: object) -> Schedule:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value != int(value)
+    ):
         raise InvalidSchedule("an interval is a whole number")
     if not 1 <= value <= MAX_INTERVAL:
         raise InvalidSchedule(f"an interval is 1-{MAX_INTERVAL}")

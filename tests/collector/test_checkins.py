@@ -159,3 +159,13 @@ def test_bad_check_ins_become_outcomes_and_the_rest_of_the_envelope_is_kept(
     assert counted.pop(("accepted", "check-in")) == 1
     [(outcome, _reason)] = counted
     assert outcome == "invalid"
+
+
+def test_a_check_in_in_a_large_envelope_goes_through_the_large_request_lane(
+    client: TestClient, project: ProjectKey, database: Database
+) -> None:
+    sent = event(extra={"blob": "x" * 100_000})  # over 64 KiB: decoded in a process of its own
+    body = envelope_bytes(sent) + envelope(check_in(status="ok", monitor_config=HOURLY))[3:]
+    post(client, project, body)
+    assert [m.slug for m in monitors(database)] == ["nightly-export"]
+    assert len(runs(database)) == 1
