@@ -1,17 +1,23 @@
 """The monitor checker with an injected clock: missed runs, timeouts, several checkers."""
 
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from collector.batch import IngestBatch
 from collector.checkins import read_check_in
 from collector.persist_checkins import write_check_ins
 from correlator.monitors import MonitorChecker
+from correlator.settings import MonitorSettings
+from sentrail.app import create_app
+from sentrail.settings import known_names
 from store.engine import Database
 from store.models import CheckIn, Monitor
+from store.settings import DatabaseSettings
 from tests.conftest import ProjectKey
 
 T0 = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
@@ -146,3 +152,18 @@ def test_interval_monitors_in_a_timezone_are_checked_too(
     assert monitor(database).next_expected_at == minutes(24 * 60)
     assert checker(database, minutes(24 * 60 + 29)).run_once().missed == 0
     assert checker(database, minutes(24 * 60 + 31)).run_once().missed == 1
+
+
+def test_the_correlator_role_runs_the_checker_and_its_settings_are_known(
+    database_url: str,
+) -> None:
+    settings = MonitorSettings(check_interval=0.05)
+    app = create_app(
+        DatabaseSettings(database_url=database_url),
+        roles=frozenset({"correlator"}),
+        monitor_settings=settings,
+    )
+    with TestClient(app):
+        assert "monitors" in {thread.name for thread in threading.enumerate()}
+    assert "monitors" not in {thread.name for thread in threading.enumerate()}
+    assert {"SENTRAIL_MONITOR_CHECK_INTERVAL", "SENTRAIL_MONITOR_SWEEP"} <= known_names()
