@@ -46,6 +46,9 @@ def write_check_ins(connection: Connection, batches: Sequence[IngestBatch]) -> N
     items = [(b.project_id, item) for b in batches for item in b.check_ins]
     if not items:
         return
+    # One lock order across collectors (by monitor); the sort is stable, so each monitor's
+    # check-ins keep the order they arrived in.
+    items.sort(key=lambda pair: (pair[0], pair[1].slug))
     _upsert_monitors(connection, items)
     known = _monitors(connection, {(p, item.slug) for p, item in items})
     counts: dict[tuple[int, str], int] = defaultdict(int)
