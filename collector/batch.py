@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypedDict
 
+from collector.checkins import CheckInItem
 from collector.sessions import SessionCounts, SessionUpdate, UserSeen
 from rules.extract import Key
 
@@ -128,6 +129,7 @@ class IngestBatch:
     delivery: Delivery | None = None
     issues: list[SentryIssue] = field(default_factory=list)
     comments: list[SentryComment] = field(default_factory=list)
+    check_ins: list[CheckInItem] = field(default_factory=list)  # cron monitors' runs
 
     def approximate_bytes(self) -> int:
         """Memory this batch holds while it waits: its stored payloads, and a little for the
@@ -140,6 +142,7 @@ class IngestBatch:
             + len(self.outcomes)
             + len(self.issues)
             + len(self.comments)
+            + len(self.check_ins)
         )
 
     def is_empty(self) -> bool:
@@ -152,4 +155,5 @@ class IngestBatch:
             or self.delivery
             or self.issues
             or self.comments
+            or self.check_ins
         )

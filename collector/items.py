@@ -7,6 +7,7 @@ import orjson
 
 from collector import sessions
 from collector.batch import IngestBatch, NormalizedEvent, Outcome
+from collector.checkins import InvalidCheckIn, read_check_in
 from collector.limits import MAX_REPORT_ENTRIES
 from collector.normalize import normalize_event
 from collector.parsers import Envelope, Item, parse_json_document, parse_store_body
@@ -142,6 +143,8 @@ class ItemReader:
                 self._sessions(batch, item)
             elif kind == "client_report":
                 self._client_report(batch, item)
+            elif kind == "check_in":
+                self._check_in(batch, item, received_at)
             else:
                 batch.outcomes.append(
                     Outcome("skipped", self.text(kind)[:64], "unsupported item type", 1)
@@ -168,6 +171,19 @@ class ItemReader:
             if results:
                 return
         batch.outcomes.append(Outcome("invalid", item.type, "invalid release health item", 1))
+
+    def _check_in(self, batch: IngestBatch, item: Item, received_at: datetime) -> None:
+        """A cron monitor's check-in (collector/checkins.py); refused ones are counted."""
+        if len(item.payload) > self.settings.max_event_bytes:
+            batch.outcomes.append(Outcome("invalid", "monitor", "too large", 1))
+            return
+        try:
+            body = self.clean(*parse_json_document(item.payload, "check_in"))
+            batch.check_ins.append(read_check_in(body, received_at))
+        except BadRequest:
+            batch.outcomes.append(Outcome("invalid", "monitor", "invalid JSON", 1))
+        except InvalidCheckIn as refused:
+            batch.outcomes.append(Outcome("invalid", "monitor", str(refused), 1))
 
     def _client_report(self, batch: IngestBatch, item: Item) -> None:
         try:

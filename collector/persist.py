@@ -11,6 +11,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, String, Table, bindparam, case, select, update
 
 from collector.batch import IngestBatch, NormalizedEvent
+from collector.persist_checkins import write_check_ins
 from collector.persist_webhooks import accept_deliveries, write_comments, write_sentry_issues
 from collector.rollup import count_events
 from collector.sessions import SessionCounts, UserSeen
@@ -85,6 +86,7 @@ def write_batches(
     write_sentry_issues(connection, batches)
     write_comments(connection, batches)
     _write_sessions(connection, batches)
+    write_check_ins(connection, batches)
     _write_outcomes(connection, batches)
     return found
 

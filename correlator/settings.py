@@ -26,3 +26,15 @@ class CorrelatorSettings(SentrailSettings):
     # Seconds between two learnings of the paths of flows without declared hops
     # (SENTRAIL_CORRELATOR_LEARN_INTERVAL): a learning reads at most 500 journeys per flow.
     learn_interval: float = Field(default=60.0, gt=0)
+
+
+class MonitorSettings(SentrailSettings):
+    """The cron monitor checker (`SENTRAIL_MONITOR_*`), run beside the correlator."""
+
+    model_config = SettingsConfigDict(env_prefix=f"{PREFIX}MONITOR_")
+
+    # Seconds between two checks for missed and timed-out runs. A run is late by its margin
+    # (at least a minute) before it is missed, so a check every 10 s is on time to the minute.
+    check_interval: float = Field(default=10.0, gt=0, le=3600)
+    # Monitors, and in-progress runs, looked at per check: more wait for the next check.
+    sweep: int = Field(default=500, ge=1, le=100_000)

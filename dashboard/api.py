@@ -12,6 +12,7 @@ from reads import (
     events,
     flows,
     issues,
+    monitors,
     orders,
     outcomes,
     releases,
@@ -108,6 +109,34 @@ def list_deliveries(
     """Webhook deliveries from sentry.io, newest first."""
     return deliveries.list_deliveries(
         session=session, resource=resource, limit=limit, cursor=parse_cursor(cursor)
+    )
+
+
+@router.get("/monitors", response_model=schemas.MonitorList)
+def list_monitors(
+    session: SessionDep,
+    status: Annotated[str | None, Query(pattern="^(new|ok|error|missed|timeout)$")] = None,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> schemas.MonitorList:
+    """Cron monitors, newest first: schedule, status, last check-in, next expected run."""
+    return monitors.list_monitors(
+        session=session, status=status, limit=limit, cursor=parse_cursor(cursor)
+    )
+
+
+@router.get("/monitors/{slug}", response_model=schemas.MonitorDetail)
+def get_monitor(
+    slug: Annotated[str, Path(max_length=50)],
+    session: SessionDep,
+    project: Annotated[int | None, Query(ge=1, le=2**31)] = None,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> schemas.MonitorDetail:
+    """One cron monitor and its runs, newest first (`cursor` pages the runs); `project`
+    picks among monitors of the same slug in several projects."""
+    return monitors.get_monitor(
+        session=session, slug=slug, project_id=project, limit=limit, cursor=parse_cursor(cursor)
     )
 
 

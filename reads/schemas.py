@@ -345,6 +345,55 @@ class ReleaseGate(BaseModel):
     checks: list[GateCheck]
 
 
+class MonitorSchedule(BaseModel):
+    """`crontab` with the expression as `value`, or `interval`: `value` `unit`s."""
+
+    type: Literal["crontab", "interval"]
+    value: str | int
+    unit: str | None
+
+
+class MonitorSummary(BaseModel):
+    """A cron monitor (docs/protocol.md#check-ins). `status`: `new` (no run ended yet), `ok`,
+    `error`, `missed` or `timeout`; margins and runtimes in minutes."""
+
+    project_id: int
+    slug: str
+    schedule: MonitorSchedule
+    checkin_margin: int
+    max_runtime: int
+    timezone: str
+    status: str
+    last_check_in_at: datetime | None
+    next_expected_at: datetime | None
+
+
+class MonitorList(BaseModel):
+    monitors: list[MonitorSummary]
+    next_cursor: str | None
+
+
+class MonitorRun(BaseModel):
+    """One run: `in_progress`, `ok`, `error`, `timeout`, or `missed` (no check-in came for
+    `expected_at`); `duration` in seconds, as the SDK measured it."""
+
+    check_in_id: str
+    status: str
+    duration: float | None
+    release: str | None
+    environment: str | None
+    trace_id: str | None
+    expected_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    received_at: datetime
+
+
+class MonitorDetail(MonitorSummary):
+    runs: list[MonitorRun]  # newest first
+    next_cursor: str | None
+
+
 Shape = TypeVar("Shape", bound=BaseModel)
 # Where a response field's name differs from the stored column's: the API keeps the names the
 # public interface promised (docs/reference.md), the tables the `_at` convention.

@@ -14,7 +14,8 @@ from collector.app import IngestApp
 from collector.endpoints import Ingest
 from collector.settings import CollectorSettings
 from collector.webhooks import SentryProjects, WebhookReader
-from correlator.settings import CorrelatorSettings
+from correlator.monitors import MonitorChecker, MonitorThread
+from correlator.settings import CorrelatorSettings, MonitorSettings
 from correlator.worker import Correlator, CorrelatorThread
 from dashboard.api import router as api_router
 from dashboard.apidocs import docs_router
@@ -66,6 +67,7 @@ class Parts:
     collector: CollectorSettings | None = None
     dashboard: DashboardSettings | None = None
     correlator: CorrelatorSettings | None = None
+    monitors: MonitorSettings | None = None
 
     @asynccontextmanager
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -83,7 +85,7 @@ class Parts:
             state |= {"ingest": ingest, "webhooks": webhooks}
         background = None
         if "correlator" in self.roles:
-            background = CorrelatorAndPruner(database, self.correlator)
+            background = CorrelatorAndPruner(database, self.correlator, self.monitors)
             background.start()
         # Everything made so far (modules, the app, caches) lives as long as the process:
         # kept out of the collector's full passes, which otherwise walk it all and stalled
@@ -108,12 +110,18 @@ def create_app(
     dashboard_settings: DashboardSettings | None = None,
     roles: Collection[Role] = ALL_ROLES,
     correlator_settings: CorrelatorSettings | None = None,
+    monitor_settings: MonitorSettings | None = None,
 ) -> "IngestApp | FastAPI":
     """The parts named in `roles`: collector (ingest + webhooks), correlator (a worker thread)
     and dashboard (read API). Lifespan and state belong to the API app; the ingest app sees the
     same per-request state (Starlette copies the lifespan state into every request scope)."""
     parts = Parts(
-        roles, database_settings, collector_settings, dashboard_settings, correlator_settings
+        roles,
+        database_settings,
+        collector_settings,
+        dashboard_settings,
+        correlator_settings,
+        monitor_settings,
     )
     app = FastAPI(
         title="sentrail",
@@ -138,21 +146,30 @@ def create_app(
 
 
 class CorrelatorAndPruner:
-    """The correlator's thread, and the pruner's when a retention is set: what the correlator
-    role runs beside the server (in each worker, or once in the parent of several)."""
+    """The correlator's thread, the cron monitor checker's, and the pruner's when a retention
+    is set: what the correlator role runs beside the server (in each worker, or once in the
+    parent of several)."""
 
-    def __init__(self, database: Database, settings: CorrelatorSettings | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        settings: CorrelatorSettings | None = None,
+        monitor_settings: MonitorSettings | None = None,
+    ) -> None:
         self.correlator = CorrelatorThread(Correlator(database, settings=settings))
+        self.monitors = MonitorThread(MonitorChecker(database, monitor_settings))
         retention = database.settings.retention_days
         self.pruner = Pruner(database, retention) if retention else None
 
     def start(self) -> None:
         self.correlator.start()
+        self.monitors.start()
         if self.pruner is not None:
             self.pruner.start()
 
     def stop(self) -> None:
         self.correlator.stop()
+        self.monitors.stop()
         if self.pruner is not None:
             self.pruner.stop()
 
@@ -167,4 +184,5 @@ def create_default_app() -> "IngestApp | FastAPI":
         settings.dashboard,
         roles=settings.server.roles,
         correlator_settings=settings.correlator,
+        monitor_settings=settings.monitors,
     )

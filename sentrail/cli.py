@@ -17,6 +17,7 @@ import uvicorn
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import func, select
 
+from correlator.monitors import MonitorChecker, MonitorThread
 from correlator.worker import Correlator
 from dashboard.report import Format, GateFormat, render, render_gate
 from reads.gate import GateLimits, release_gate
@@ -106,7 +107,10 @@ def correlator() -> None:
         signal.signal(signum, lambda *_: stop.set())
     database = Database()
     typer.echo("correlator running; Ctrl-C stops it")
+    monitors = MonitorThread(MonitorChecker(database))
+    monitors.start()
     Correlator(database).run_forever(stop)
+    monitors.stop()
     database.dispose()
 
 
@@ -161,8 +165,8 @@ def prune_command(
     database.dispose()
     typer.echo(
         f"pruned {result.events} events, {result.journeys} journeys, "
-        f"{result.deliveries} webhook deliveries, {result.session_states} session states "
-        f"older than {days:g} days"
+        f"{result.deliveries} webhook deliveries, {result.session_states} session states, "
+        f"{result.check_ins} check-ins older than {days:g} days"
     )
 
 

@@ -18,7 +18,7 @@ from pydantic import AliasChoices, field_validator
 from pydantic_settings import BaseSettings
 
 from collector.settings import CollectorSettings
-from correlator.settings import CorrelatorSettings
+from correlator.settings import CorrelatorSettings, MonitorSettings
 from dashboard.settings import DashboardSettings
 from rules.config import RulesSettings
 from shop.settings import ShopSettings
@@ -49,6 +49,7 @@ SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     DatabaseSettings,
     CollectorSettings,
     CorrelatorSettings,
+    MonitorSettings,
     DashboardSettings,
     RulesSettings,
     ServerSettings,
@@ -64,6 +65,7 @@ class Settings:
     dashboard: DashboardSettings
     rules: RulesSettings
     server: ServerSettings
+    monitors: MonitorSettings
 
 
 class UnknownSetting(SentrailError):
@@ -121,4 +123,5 @@ def load_settings() -> Settings:
         dashboard=DashboardSettings(),
         rules=RulesSettings(),
         server=ServerSettings(),
+        monitors=MonitorSettings(),
     )

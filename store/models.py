@@ -401,3 +401,56 @@ class DashboardSession(Base):
     token_mac: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+class Monitor(Base):
+    """A cron monitor (docs/protocol.md#check-ins): made by the first check-in that carries a
+    `monitor_config`, its schedule updated by every later one that carries one. `status` is
+    `new` until a run ends, then `ok`, `error`, `missed` or `timeout`."""
+
+    __tablename__ = "monitor"
+    __table_args__ = (UniqueConstraint("project_id", "slug"), Index(None, "next_expected_at"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    slug: Mapped[str] = mapped_column(String(50))
+    schedule_type: Mapped[str] = mapped_column(String(16))  # crontab | interval
+    schedule_value: Mapped[str] = mapped_column(String(100))
+    schedule_unit: Mapped[str | None] = mapped_column(String(8))
+    checkin_margin: Mapped[int]  # minutes
+    max_runtime: Mapped[int]  # minutes
+    timezone: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    last_check_in_at: Mapped[datetime | None]
+    next_expected_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class CheckIn(Base):
+    """One run of a monitor: the SDK's check-ins with the same `check_in_id` update it
+    (in_progress, then ok or error); the monitor checker adds `missed` runs and turns
+    in-progress runs past their max runtime into `timeout`."""
+
+    __tablename__ = "check_in"
+    __table_args__ = (
+        UniqueConstraint("project_id", "check_in_id"),
+        Index(None, "monitor_id", "id"),
+        Index(None, "status", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    monitor_id: Mapped[int] = mapped_column(ForeignKey("monitor.id", ondelete="CASCADE"))
+    check_in_id: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    duration: Mapped[float | None] = mapped_column(Float)  # seconds, as the SDK measured
+    release: Mapped[str | None] = mapped_column(String(250))
+    environment: Mapped[str | None] = mapped_column(String(64))
+    trace_id: Mapped[str | None] = mapped_column(String(32))
+    # A missed run's scheduled time; null for runs that checked in.
+    expected_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    received_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select
 
 from store.engine import Database
-from store.models import Event, Journey, SessionState, WebhookDelivery
+from store.models import CheckIn, Event, Journey, SessionState, WebhookDelivery
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +20,7 @@ class PruneResult:
     journeys: int = 0
     deliveries: int = 0
     session_states: int = 0
+    check_ins: int = 0
 
 
 def prune(database: Database, older_than: timedelta, batch: int = 2000) -> PruneResult:
@@ -33,6 +34,7 @@ def prune(database: Database, older_than: timedelta, batch: int = 2000) -> Prune
         (Journey, Journey.last_seen_at, "journeys"),
         (WebhookDelivery, WebhookDelivery.received_at, "deliveries"),
         (SessionState, SessionState.updated_at, "session_states"),
+        (CheckIn, CheckIn.received_at, "check_ins"),  # a monitor's runs; monitors stay
     ):
         while True:
             with database.writing() as connection, connection.begin():

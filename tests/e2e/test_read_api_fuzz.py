@@ -4,6 +4,7 @@ answers 5xx. A real server on each backend, holding some real data."""
 from collections.abc import Iterator
 
 import httpx
+import orjson
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -39,6 +40,17 @@ def api_schema(
                 content=envelope_bytes(event(tags=tags)),
                 headers=project.auth,
             )
+        check_in = {
+            "check_in_id": "a" * 32,
+            "monitor_slug": "nightly",
+            "status": "ok",
+            "monitor_config": {"schedule": {"type": "crontab", "value": "0 * * * *"}},
+        }
+        httpx.post(
+            f"{server.url}/api/{project.id}/envelope/",
+            content=b'{}\n{"type":"check_in"}\n' + orjson.dumps(check_in) + b"\n",
+            headers=project.auth,
+        )
         body, headers = sp.signed(sp.envelope("created", {"issue": sp.issue()}), "issue", SECRET)
         httpx.post(f"{server.url}/webhooks/sentry", content=body, headers=headers)
         yield from_url(f"{server.url}/openapi.json")

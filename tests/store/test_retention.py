@@ -8,10 +8,21 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from collector.batch import IngestBatch
+from collector.checkins import read_check_in
+from collector.persist_checkins import write_check_ins
 from correlator.worker import Correlator
 from sentrail.cli import app
 from store.engine import Database
-from store.models import CorrelationKey, Event, EventRollup, Journey, JourneyEvent
+from store.models import (
+    CheckIn,
+    CorrelationKey,
+    Event,
+    EventRollup,
+    Journey,
+    JourneyEvent,
+    Monitor,
+)
 from store.retention import prune
 from tests.collector.envelopes import envelope_bytes, event
 from tests.conftest import ProjectKey
@@ -63,3 +74,21 @@ def test_prune_command_needs_an_age(database_url: str, monkeypatch: pytest.Monke
     monkeypatch.setenv("SENTRAIL_RETENTION_DAYS", "30")
     done = CliRunner().invoke(app, ["prune"])
     assert done.exit_code == 0 and "pruned 0 events" in done.output
+
+
+def test_prune_removes_old_check_ins_and_keeps_their_monitor(
+    database: Database, project: ProjectKey
+) -> None:
+    config = {"schedule": {"type": "interval", "value": 1, "unit": "day"}}
+    now = datetime.now(UTC)
+    for days_ago in (10, 0):
+        item = {"check_in_id": uuid.uuid4().hex, "monitor_slug": "daily", "status": "ok"}
+        received = now - timedelta(days=days_ago)
+        batch = IngestBatch(
+            project.id, check_ins=[read_check_in({**item, "monitor_config": config}, received)]
+        )
+        with database.writing() as connection:
+            write_check_ins(connection, [batch])
+            connection.commit()
+    assert prune(database, timedelta(days=5)).check_ins == 1
+    assert (count(database, CheckIn), count(database, Monitor)) == (1, 1)
