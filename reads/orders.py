@@ -8,6 +8,8 @@ from sqlalchemy.orm import Session, aliased
 
 from reads import schemas
 from reads.events import event_summary
+from reads.logs import order_logs
+from reads.spans import span_count
 from store.models import Event, Journey, JourneyEvent, JourneyLabel
 from store.statuses import STATUSES
 
@@ -112,6 +114,8 @@ def order_detail(session: Session, journey: Journey) -> schemas.OrderDetail:
         journey,
         hops=[schemas.Hop.model_validate(hop) for hop in journey.hops],
         events=[event_summary(e) for e in order_events(session, journey.id)],
+        logs=order_logs(session, journey),
+        span_count=span_count(session, journey.trace_ids),
     )
 
 
