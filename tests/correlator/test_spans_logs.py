@@ -96,6 +96,16 @@ def test_an_error_log_fails_the_journey_and_info_or_warn_logs_do_not(
     correlate(database)
     failed = journey(database, failing)
     assert (failed.status, failed.failed_service, failed.error_count) == ("failed", "payment", 1)
+    # The error event made of the log has no issue: the order's pages and the API show it.
+    detail = client.get(f"/api/v1/orders/{failing}").json()
+    [error] = [e for e in detail["events"] if e["level"] == "error"]
+    assert (error["message"], error["issue_id"], error["service"]) == (
+        "card declined",
+        None,
+        "payment",
+    )
+    for page in (f"/orders/{failing}", f"/traces/{trace}", "/", "/services", "/releases/r1"):
+        assert client.get(page).status_code == 200, page
     # Info and warn entries are no events: the order only waits (stalled, as its events are
     # half an hour old), with no error.
     waited = journey(database, waiting)
