@@ -79,9 +79,9 @@ class ItemReader:
             scrubbed=True,
         )
         if batch is not None and kind == "transaction":
-            spans, skipped = transaction_spans(event, normalized, self.extractor)
+            spans, invalid, over = transaction_spans(event, normalized, self.extractor)
             batch.spans.extend(spans)
-            _count_spans(batch, len(spans), skipped)
+            _count_spans(batch, len(spans), invalid, over)
         return normalized
 
     def normalize(
@@ -239,11 +239,15 @@ def _declared(item: Item) -> int:
     return 1
 
 
-def _count_spans(batch: IngestBatch, accepted: int, skipped: int) -> None:
-    if accepted:
-        batch.outcomes.append(Outcome("accepted", "span", "stored", accepted))
-    if skipped:
-        batch.outcomes.append(Outcome("invalid", "span", "invalid span", skipped))
+def _count_spans(batch: IngestBatch, accepted: int, invalid: int, over: int) -> None:
+    """A transaction's spans, counted as a span item's are."""
+    for outcome, reason, quantity in (
+        ("accepted", "stored", accepted),
+        ("invalid", "invalid span", invalid),
+        ("truncated", f"spans over {MAX_ITEM_ENTRIES} per transaction dropped", over),
+    ):
+        if quantity:
+            batch.outcomes.append(Outcome(outcome, "span", reason, quantity))
 
 
 AUTO = "{{auto}}"

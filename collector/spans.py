@@ -136,15 +136,15 @@ def _segment_event(
 
 def transaction_spans(
     event: Mapping[str, Any], normalized: NormalizedEvent, extractor: KeyExtractor
-) -> tuple[list[SpanRecord], int]:
+) -> tuple[list[SpanRecord], int, int]:
     """A transaction as its own segment span and the children of its `spans` array (at most
     MAX_ITEM_ENTRIES), each tied to the transaction's trace, service, release and environment;
-    and how many children were invalid or beyond the bound."""
+    and how many children were invalid, and how many beyond the bound."""
     tx = normalized.row
     trace_id, span_id = tx["trace_id"], tx["span_id"]
     started = parse_timestamp(event.get("start_timestamp"))
     if trace_id is None or span_id is None or started is None:
-        return [], 0
+        return [], 0, 0
     contexts = event.get("contexts")
     trace = contexts.get("trace") if isinstance(contexts, dict) else None
     trace = trace if isinstance(trace, dict) else {}
@@ -155,15 +155,15 @@ def transaction_spans(
         records.append(SpanRecord({**segment[0], "is_segment": True}, normalized.keys))
     children = event.get("spans")
     children = children if isinstance(children, list) else []
-    skipped = max(0, len(children) - MAX_ITEM_ENTRIES)
+    invalid = 0
     for child in children[:MAX_ITEM_ENTRIES]:
         read = _child(child, tx, segment_id=span_id) if isinstance(child, dict) else None
         if read is None:
-            skipped += 1
+            invalid += 1
             continue
         row, attributes = read
         records.append(SpanRecord(row, keys_of(extractor, attributes, "span name", row["name"])))
-    return records, skipped
+    return records, invalid, max(0, len(children) - MAX_ITEM_ENTRIES)
 
 
 def _mapping(value: object) -> dict[str, Any]:

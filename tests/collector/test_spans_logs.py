@@ -247,3 +247,29 @@ def test_attributes_and_bodies_are_scrubbed(
     assert "4111111111111111" not in row.body
     assert row.attributes["password"] == "[Filtered]"
     assert "hunter2" not in orjson.dumps(row.attributes).decode()
+
+
+def test_a_transaction_keeps_its_first_1000_child_spans(
+    client: TestClient, project: ProjectKey, database: Database
+) -> None:
+    children = [
+        {
+            "span_id": f"abcdefabcdef{i:04x}",
+            "op": "db",
+            "start_timestamp": "2026-11-27T10:00:00.100Z",
+        }
+        for i in range(1, MAX_ITEM_ENTRIES + 6)
+    ]
+    tx = event(
+        type="transaction",
+        transaction="bulk",
+        start_timestamp="2026-11-27T10:00:00.000Z",
+        contexts={"trace": {"trace_id": uuid.uuid4().hex, "span_id": "a" * 16}},
+        spans=children,
+    )
+    ok(post(client, project, envelope_bytes(tx)))
+    assert count(database, Span) == MAX_ITEM_ENTRIES + 1  # and the transaction itself
+    assert outcomes(client) == {
+        ("accepted", "span", "stored", MAX_ITEM_ENTRIES + 1),
+        ("truncated", "span", f"spans over {MAX_ITEM_ENTRIES} per transaction dropped", 5),
+    }
