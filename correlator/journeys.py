@@ -6,11 +6,12 @@ it the same events, so both reach the same answer.
 
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from rules.config import JourneyRule
+from rules.config import Hop
 from store.levels import is_error
 from store.statuses import COMPLETED, FAILED, IN_PROGRESS, STALLED
 
@@ -42,11 +43,15 @@ class TimelineEvent:
         return is_error(self.type, self.level)
 
 
+# The status of a hop whose service has never sent an event: not expected, never missing.
+UNSEEN = "unseen"
+
+
 @dataclass(slots=True)
 class HopState:
     service: str
     name: str
-    status: str = "pending"  # ok | failed | missing | skipped | not_reached | pending
+    status: str = "pending"  # ok | failed | missing | skipped | not_reached | pending | unseen
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     reached: bool = False
@@ -87,56 +92,52 @@ def _distinct(values: Iterable[str | None]) -> list[str]:
     return list(dict.fromkeys(v for v in values if v))
 
 
-def summarize(events: Sequence[TimelineEvent], rule: JourneyRule, now: datetime) -> JourneySummary:
+class Expectation(Protocol):
+    """What a journey is judged by: a flow's declared rule, or its learned path."""
+
+    @property
+    def hops(self) -> Sequence[Hop]: ...
+
+    @property
+    def stall_after(self) -> float: ...
+
+
+def summarize(
+    events: Sequence[TimelineEvent],
+    rule: Expectation,
+    now: datetime,
+    known_services: Collection[str] | None = None,
+) -> JourneySummary:
     """The journey these events make under `rule`, as it stands at `now`.
 
+    Only hops of `known_services` (every service that ever sent an event; None: all) are
+    expected: a hop of a service the system does not have can never be the missing one (its
+    row in the hop table says `unseen`).
     Events are walked in the order their work began. An event from the service of the next
     expected hop reaches it; one from the service of a hop already reached belongs to the latest
     such hop; one from the service of a later hop reaches that hop (the hops between are
     skipped); any other service is outside the expected path but still part of the journey.
+    A journey that reaches no expected hop is of unknown shape: it has no hop table, and it is
+    never stalled (quiet past `stall_after` without an error, nothing expected is missing).
     """
     ordered = sorted(events, key=lambda e: (e.started_at, e.id))
-    hops = [HopState(service=hop.service, name=hop.name) for hop in rule.hops]
-    position = 0  # index of the next expected hop
-    hop_of: dict[int, HopState] = {}
-    for event in ordered:
-        hop = _hop_for(hops, position, event.service)
-        if hop is not None:
-            hop_of[event.id] = hop
-            hop.see(event.started_at)
-            position = max(position, hops.index(hop) + 1)
+    table = [
+        HopState(
+            service=hop.service,
+            name=hop.name,
+            status="pending" if known_services is None or hop.service in known_services else UNSEEN,
+        )
+        for hop in rule.hops
+    ]
+    hops = [hop for hop in table if hop.status != UNSEEN]
+    hop_of = _walk(ordered, hops)
     first_error = root_cause(ordered)
-    failed_hop = hop_of.get(first_error.id) if first_error else None
-
     errors = [e for e in ordered if e.is_error]
     last_seen = max(e.timestamp for e in ordered)
-    reached = [i for i, hop in enumerate(hops) if hop.reached]
-    furthest = reached[-1] if reached else -1
-    for i, hop in enumerate(hops):
-        if hop.reached:
-            hop.status = "ok"
-        elif i < furthest:
-            hop.status = "skipped"
-
-    missing: list[str] = []
-    if first_error is not None:
-        status = FAILED
-        failed_service = first_error.service
-        if failed_hop is not None:
-            failed_hop.status = "failed"
-        _mark_after(hops, furthest, "not_reached")
-    elif furthest == len(hops) - 1:
-        status, failed_service = COMPLETED, None
-    elif now - last_seen > timedelta(seconds=rule.stall_after):
-        status = STALLED
-        never = hops[furthest + 1]
-        never.status = "missing"
-        failed_service = never.service
-        missing = [never.service]
-        _mark_after(hops, furthest + 1, "not_reached")
-    else:
-        status, failed_service = IN_PROGRESS, None
-
+    quiet = now - last_seen > timedelta(seconds=rule.stall_after)
+    if not any(hop.reached for hop in hops):
+        hops = table = []  # unknown shape: the expected path does not describe these events
+    status, failed_service, missing = _judge(hops, hop_of, first_error, quiet)
     impacted = _distinct([failed_service, *(e.service for e in errors)])
     return JourneySummary(
         status=status,
@@ -151,8 +152,53 @@ def summarize(events: Sequence[TimelineEvent], rule: JourneyRule, now: datetime)
         releases=sorted(_distinct(e.release for e in ordered)),
         environments=sorted(_distinct(e.environment for e in ordered)),
         trace_ids=_distinct(e.trace_id for e in ordered),
-        hops=hops,
+        hops=table,
     )
+
+
+def _walk(ordered: Sequence[TimelineEvent], hops: list[HopState]) -> dict[int, HopState]:
+    """Places each event on its hop (see `summarize`); returns the hop of each placed event."""
+    position = 0  # index of the next expected hop
+    hop_of: dict[int, HopState] = {}
+    for event in ordered:
+        hop = _hop_for(hops, position, event.service)
+        if hop is not None:
+            hop_of[event.id] = hop
+            hop.see(event.started_at)
+            position = max(position, hops.index(hop) + 1)
+    return hop_of
+
+
+def _judge(
+    hops: list[HopState],
+    hop_of: dict[int, HopState],
+    first_error: TimelineEvent | None,
+    quiet: bool,
+) -> tuple[str, str | None, list[str]]:
+    """Status, failing service and missing hops; marks each hop's own status on the way."""
+    reached = [i for i, hop in enumerate(hops) if hop.reached]
+    furthest = reached[-1] if reached else -1
+    for i, hop in enumerate(hops):
+        if hop.reached:
+            hop.status = "ok"
+        elif i < furthest:
+            hop.status = "skipped"
+    if first_error is not None:
+        failed_hop = hop_of.get(first_error.id)
+        if failed_hop is not None:
+            failed_hop.status = "failed"
+        _mark_after(hops, furthest, "not_reached")
+        return FAILED, first_error.service, []
+    if not hops:
+        return (COMPLETED if quiet else IN_PROGRESS), None, []
+    if furthest == len(hops) - 1:
+        return COMPLETED, None, []
+    if quiet:
+        never = hops[furthest + 1]
+        never.status = "missing"
+        _mark_after(hops, furthest + 1, "not_reached")
+        return STALLED, never.service, [never.service]
+    return IN_PROGRESS, None, []
 
 
 def root_cause(events: Sequence[TimelineEvent]) -> TimelineEvent | None:

@@ -23,3 +23,6 @@ class CorrelatorSettings(SentrailSettings):
     gap_wait: float = Field(default=60.0, gt=0)
     # In-progress journeys re-examined for a stall per pass.
     stall_sweep: int = Field(default=1000, ge=1)
+    # Seconds between two learnings of the paths of flows without declared hops
+    # (SENTRAIL_CORRELATOR_LEARN_INTERVAL): a learning reads at most 500 journeys per flow.
+    learn_interval: float = Field(default=60.0, gt=0)

@@ -16,7 +16,8 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, select, tuple_, update
 
-from correlator.journeys import JourneySummary, TimelineEvent, summarize
+from correlator.flows import Judged, expectation, known_services, learned_paths, relearn
+from correlator.journeys import Expectation, JourneySummary, TimelineEvent, summarize
 from correlator.settings import CorrelatorSettings
 from rules.config import CorrelationRules, current_rules
 from store.clock import utcnow
@@ -51,7 +52,8 @@ class PassResult:
 @dataclass(slots=True)
 class _Batch:
     ids: list[int]
-    primary: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+    # Per event, the journeys its keys make: (flow name, key value).
+    primary: dict[int, set[tuple[str, str]]] = field(default_factory=lambda: defaultdict(set))
     links: dict[int, set[tuple[str, str]]] = field(default_factory=lambda: defaultdict(set))
 
 
@@ -67,8 +69,10 @@ class Correlator:
         self.rules = rules or current_rules()
         self.settings = settings or CorrelatorSettings()
         self.clock = clock
-        self.key_name = self.rules.journey.key
-        self.link_names = [k.name for k in self.rules.keys if k.name != self.key_name]
+        # Each flow's key makes that flow's journeys; every other key is a link.
+        self.flow_of_key = {flow.key: flow.name for flow in self.rules.flows}
+        self.link_names = [k.name for k in self.rules.keys if k.name not in self.flow_of_key]
+        self._learned_at: datetime | None = None
 
     # -- passes --------------------------------------------------------------------------
 
@@ -114,8 +118,28 @@ class Correlator:
             touched = self._process(connection, ids) if ids else set()
             touched |= stalling
             self._recompute(connection, touched, now)
+            if self._learning_due(now):
+                relearn(connection, self.rules.flows, now)
             connection.commit()
         return PassResult(events=len(ids), journeys=len(touched))
+
+    def learn(self) -> None:
+        """Learns the path of every flow without declared hops from its completed journeys
+        now (passes do it at most every `learn_interval` seconds)."""
+        now = self.clock()
+        self._learned_at = now
+        with self.database.writing() as connection:
+            relearn(connection, self.rules.flows, now)
+            connection.commit()
+
+    def _learning_due(self, now: datetime) -> bool:
+        if not any(flow.learns for flow in self.rules.flows):
+            return False
+        interval = timedelta(seconds=self.settings.learn_interval)
+        if self._learned_at is not None and now - self._learned_at < interval:
+            return False
+        self._learned_at = now
+        return True
 
     def run_until_idle(self) -> PassResult:
         """Passes until no new event is left (used by `sentrail correlate` and tests)."""
@@ -245,8 +269,8 @@ class Correlator:
                     CorrelationKey.event_row_id, CorrelationKey.name, CorrelationKey.value
                 ).where(CorrelationKey.event_row_id.in_(id_chunk))
             ):
-                if name == self.key_name:
-                    batch.primary[row_id].add(value)
+                if name in self.flow_of_key:
+                    batch.primary[row_id].add((self.flow_of_key[name], value))
                 elif name in self.link_names:
                     batch.links[row_id].add((name, value))
         return batch
@@ -255,12 +279,12 @@ class Correlator:
         """Adds these events to their journeys; returns the journeys that changed."""
         batch = self._read_batch(connection, ids)
         keyed = {i for i in ids if batch.primary.get(i)}
-        journey_ids = self._journeys_for(connection, {v for i in keyed for v in batch.primary[i]})
+        journey_ids = self._journeys_for(connection, {j for i in keyed for j in batch.primary[i]})
         touched: set[int] = set()
         members, links = [], []
         for row_id in keyed:
-            for value in batch.primary[row_id]:
-                journey_id = journey_ids[value]
+            for flow_and_key in batch.primary[row_id]:
+                journey_id = journey_ids[flow_and_key]
                 touched.add(journey_id)
                 members.append({"journey_id": journey_id, "event_row_id": row_id, "via": KEY})
                 links += [
@@ -276,12 +300,16 @@ class Correlator:
         touched |= self._attach(connection, keyless)
         return touched
 
-    def _journeys_for(self, connection: Connection, values: set[str]) -> dict[str, int]:
+    def _journeys_for(
+        self, connection: Connection, values: set[tuple[str, str]]
+    ) -> dict[tuple[str, str], int]:
+        """The journey of each (flow, key value), created when new."""
         if not values:
             return {}
         now = self.clock()
         rows = [
             {
+                "flow": flow,
                 "key": value,
                 "status": IN_PROGRESS,
                 "first_seen_at": now,
@@ -297,15 +325,17 @@ class Correlator:
                 "hops": [],
                 "updated_at": now,
             }
-            for value in sorted(values)
+            for flow, value in sorted(values)
         ]
-        insert_ignore(connection, Journey.__table__, rows, ["key"])  # type: ignore[arg-type]
-        found: dict[str, int] = {}
-        for value_chunk in chunked(sorted(values), 900):
-            for key, journey_id in connection.execute(
-                select(Journey.key, Journey.id).where(Journey.key.in_(value_chunk))
+        insert_ignore(connection, Journey.__table__, rows, ["flow", "key"])  # type: ignore[arg-type]
+        found: dict[tuple[str, str], int] = {}
+        for value_chunk in chunked(sorted(values), 400):
+            for flow, key, journey_id in connection.execute(
+                select(Journey.flow, Journey.key, Journey.id).where(
+                    tuple_(Journey.flow, Journey.key).in_(value_chunk)
+                )
             ):
-                found[key] = journey_id
+                found[(flow, key)] = journey_id
         return found
 
     def _add_links(
@@ -356,7 +386,7 @@ class Correlator:
                 connection.scalars(
                     select(CorrelationKey.event_row_id).where(
                         CorrelationKey.event_row_id.in_(found_chunk),
-                        CorrelationKey.name == self.key_name,
+                        CorrelationKey.name.in_(sorted(self.flow_of_key)),
                     )
                 )
             )
@@ -410,25 +440,51 @@ class Correlator:
         return touched
 
     def _stall_candidates(self, connection: Connection, now: datetime) -> set[int]:
-        cutoff = now - timedelta(seconds=self.rules.journey.stall_after)
-        return set(
-            connection.scalars(
-                select(Journey.id)
-                .where(Journey.status == IN_PROGRESS, Journey.last_seen_at < cutoff)
-                .order_by(Journey.last_seen_at)
-                .limit(self.settings.stall_sweep)
+        """In-progress journeys quiet past their own flow's `stall_after`."""
+        found: set[int] = set()
+        for flow in self.rules.flows:
+            cutoff = now - timedelta(seconds=flow.stall_after)
+            found.update(
+                connection.scalars(
+                    select(Journey.id)
+                    .where(
+                        Journey.flow == flow.name,
+                        Journey.status == IN_PROGRESS,
+                        Journey.last_seen_at < cutoff,
+                    )
+                    .order_by(Journey.last_seen_at)
+                    .limit(self.settings.stall_sweep)
+                )
             )
-        )
+        return found
+
+    def _judges(self, connection: Connection) -> dict[str, Expectation]:
+        """What each flow's journeys are judged by in this pass (declared or learned hops)."""
+        paths = learned_paths(connection)
+        return {flow.name: expectation(flow, paths) for flow in self.rules.flows}
 
     def _recompute(self, connection: Connection, journey_ids: Iterable[int], now: datetime) -> None:
-        for id_chunk in chunked(sorted(journey_ids), 500):
+        ids = sorted(journey_ids)
+        if not ids:
+            return
+        judges = self._judges(connection)
+        services = known_services(connection)
+        for id_chunk in chunked(ids, 500):
             events = _timelines(connection, id_chunk)
+            flows: dict[int, str] = {
+                row.id: row.flow
+                for row in connection.execute(
+                    select(Journey.id, Journey.flow).where(Journey.id.in_(id_chunk))
+                )
+            }
             labels: list[dict[str, Any]] = []
             summaries: list[dict[str, Any]] = []
             for journey_id in id_chunk:
+                # A flow no longer in the rules: its journeys are of unknown shape.
+                judge = judges.get(flows.get(journey_id, ""), Judged())
                 if not events.get(journey_id):
                     continue
-                summary = summarize(events[journey_id], self.rules.journey, now)
+                summary = summarize(events[journey_id], judge, now, services)
                 summaries.append(_journey_row(journey_id, summary, now))
                 labels += _labels(journey_id, summary)
             if summaries:

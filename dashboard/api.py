@@ -10,6 +10,7 @@ from dashboard.auth import allowed
 from reads import (
     deliveries,
     events,
+    flows,
     issues,
     logs,
     orders,
@@ -19,7 +20,9 @@ from reads import (
     services,
     sessions,
 )
+from reads.gate import GateLimits, release_gate
 from reads.paging import parse_cursor
+from rules.config import current_rules
 from store.errors import BadRequest, NotFound, Unauthorized
 from web.deps import SessionDep
 
@@ -144,11 +147,12 @@ def list_orders(
     environment: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    flow: str | None = None,
     limit: Limit = 50,
     cursor: str | None = None,
 ) -> schemas.OrderList:
-    """Order journeys, newest first, filtered by status, service, release, environment and
-    the time range they were active in."""
+    """Order journeys, newest first, filtered by status, service, release, environment, flow
+    and the time range they were active in."""
     found, next_cursor = orders.list_orders(
         session,
         limit=limit,
@@ -159,6 +163,7 @@ def list_orders(
         environment=environment,
         since=since,
         until=until,
+        flow=flow,
     )
     return schemas.OrderList(
         orders=[orders.order_summary(journey) for journey in found], next_cursor=next_cursor
@@ -168,10 +173,17 @@ def list_orders(
 @router.get("/orders/{order_id}", response_model=schemas.OrderDetail)
 def get_order(order_id: str, session: SessionDep) -> schemas.OrderDetail:
     """One order's journey: hops, status, failing and missing hop, its events oldest first."""
-    journey = orders.find_order(session, order_id)
+    journey = orders.find_order(session, order_id, [flow.name for flow in current_rules().flows])
     if journey is None:
         raise NotFound(f"no order {order_id}")
     return orders.order_detail(session, journey)
+
+
+@router.get("/flows", response_model=schemas.FlowList)
+def list_flows(session: SessionDep) -> schemas.FlowList:
+    """Each flow of the rules with the hops its journeys are judged by: declared, or learned
+    from its completed journeys (with each service's support), or how far learning is."""
+    return schemas.FlowList(flows=flows.list_flows(session, current_rules()))
 
 
 @router.get("/services", response_model=schemas.ServiceList)
@@ -203,3 +215,25 @@ def get_release(
     if health is None:
         raise NotFound(f"no release {version}")
     return schemas.ReleaseDetail.model_validate(health)
+
+
+@router.get("/releases/{version}/gate", response_model=schemas.ReleaseGate)
+def get_release_gate(
+    version: str,
+    session: SessionDep,
+    baseline: str | None = None,
+    environment: str | None = None,
+    min_orders: Annotated[int, Query(ge=0)] = GateLimits.min_orders,
+    max_success_drop: Annotated[float, Query(ge=0, le=1)] = GateLimits.max_success_drop,
+    max_crash_free_drop: Annotated[float, Query(ge=0, le=1)] = GateLimits.max_crash_free_drop,
+    no_new_issues: bool = False,
+) -> schemas.ReleaseGate:
+    """The release gate's verdict (`pass`, `fail`, `insufficient_data`), as
+    `sentrail release gate` gives it."""
+    limits = GateLimits(
+        baseline, environment, min_orders, max_success_drop, max_crash_free_drop, no_new_issues
+    )
+    verdict = release_gate(session, version, limits)
+    if verdict is None:
+        raise NotFound(f"no release {version}")
+    return schemas.ReleaseGate.model_validate(verdict)

@@ -7,6 +7,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 Format = Literal["html", "json", "csv", "md"]
+GateFormat = Literal["text", "json", "md"]
 HEADLINE = (
     ("events", "Events"),
     ("errors", "Errors"),
@@ -92,3 +93,20 @@ def render(health: dict[str, Any], fmt: Format) -> str:
         return csv
     template = _templates.get_template(f"release_report.{fmt}.j2")
     return template.render(health=health, headline=headline(health), services=health["services"])
+
+
+def render_gate(verdict: dict[str, Any], format: GateFormat) -> str:
+    """The release gate's verdict for a pipeline's log (text), a program (json) or a pull
+    request comment (md)."""
+    if format == "json":
+        return orjson.dumps(verdict, option=orjson.OPT_INDENT_2).decode() + "\n"
+    mark = {"pass": "PASS", "fail": "FAIL", "insufficient_data": "NOT ENOUGH DATA"}
+    baseline = verdict["baseline"] or "no baseline"
+    head = f"{mark[verdict['verdict']]}: release {verdict['version']} against {baseline}"
+    lines = [f"## {head}" if format == "md" else head]
+    bullet = "- " if format == "md" else "  "
+    lines += [f"{bullet}{reason}" for reason in verdict["reasons"]]
+    if verdict["checks"]:
+        lines.append("" if format == "md" else "checks:")
+        lines += [f"{bullet}{check['reason']}" for check in verdict["checks"]]
+    return "\n".join(lines) + "\n"

@@ -25,6 +25,7 @@ Q_SCAN_ROWS = 100_000
 ORDER_LOG_LIMIT = 200
 TRACE_LOG_LIMIT = 1000
 ORDER_TRACE_LIMIT = 100
+ORDER_FLOWS = 20  # journeys of one key read (one per flow)
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,12 @@ def _conditions(session: Session, filters: LogFilter) -> list[ColumnElement[bool
     if filters.until is not None:
         conditions.append(LogEntry.timestamp <= filters.until)
     if filters.order_id is not None:
-        journey = session.scalar(select(Journey).where(Journey.key == filters.order_id))
-        conditions.append(of_order(filters.order_id, journey.trace_ids if journey else []))
+        # One key may make journeys in several flows (a checkout and a refund): all of them.
+        found = session.scalars(
+            select(Journey.trace_ids).where(Journey.key == filters.order_id).limit(ORDER_FLOWS)
+        )
+        traces = list(dict.fromkeys(t for trace_ids in found for t in trace_ids))
+        conditions.append(of_order(filters.order_id, traces))
     return conditions
 
 

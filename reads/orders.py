@@ -1,5 +1,6 @@
 """Reading journeys: the orders list with its filters, one order with its events, counts."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -7,8 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from reads import schemas
-from reads.events import event_summary
 from reads.logs import order_logs
+from reads.membership import memberships
 from reads.spans import span_count
 from store.models import Event, Journey, JourneyEvent, JourneyLabel
 from store.statuses import STATUSES
@@ -37,6 +38,7 @@ def list_orders(
     since: datetime | None = None,
     until: datetime | None = None,
     search: str | None = None,
+    flow: str | None = None,
 ) -> tuple[list[Journey], str | None]:
     """Newest first (journey ids grow with first sight); the cursor is the id of the last
     journey returned, so paging is stable. With a service, release or environment filter the
@@ -53,7 +55,7 @@ def list_orders(
             ids = ids.where(JourneyLabel.status == status)
         for other_kind, other_value in others:
             ids = ids.where(_labelled(other_kind, other_value, JourneyLabel.journey_id))
-        if since or until or search:
+        if since or until or search or flow:
             ids = ids.join(Journey, Journey.id == JourneyLabel.journey_id)
     else:
         ids = select(Journey.id)
@@ -66,6 +68,8 @@ def list_orders(
         ids = ids.where(Journey.first_seen_at <= until)
     if search:
         ids = ids.where(Journey.key.startswith(search, autoescape=True))
+    if flow:
+        ids = ids.where(Journey.flow == flow)
     if cursor is not None:
         ids = ids.where(column < cursor)
     page = list(session.scalars(ids.order_by(column.desc()).limit(limit + 1)))
@@ -74,8 +78,12 @@ def list_orders(
     return rows, str(rows[-1].id) if len(page) > limit and rows else None
 
 
-def find_order(session: Session, order_id: str) -> Journey | None:
-    return session.scalar(select(Journey).where(Journey.key == order_id))
+def find_order(session: Session, order_id: str, flows: Sequence[str] = ()) -> Journey | None:
+    """The journey of this key in the first of `flows` (the rules' order) that has one, else
+    in any flow: one order can make a checkout and a refund journey."""
+    found = {j.flow: j for j in session.scalars(select(Journey).where(Journey.key == order_id))}
+    preferred = [found[flow] for flow in flows if flow in found]
+    return preferred[0] if preferred else min(found.values(), key=lambda j: j.id, default=None)
 
 
 def order_events(session: Session, journey_id: int, limit: int = ORDER_EVENT_LIMIT) -> list[Event]:
@@ -109,11 +117,13 @@ def order_summary(journey: Journey) -> schemas.OrderSummary:
 
 
 def order_detail(session: Session, journey: Journey) -> schemas.OrderDetail:
+    found = order_events(session, journey.id)
+    joined = memberships(session, journey, found)
     return schemas.from_row(
         schemas.OrderDetail,
         journey,
         hops=[schemas.Hop.model_validate(hop) for hop in journey.hops],
-        events=[event_summary(e) for e in order_events(session, journey.id)],
+        events=[schemas.from_row(schemas.OrderEvent, e, joined_by=joined.get(e.id)) for e in found],
         logs=order_logs(session, journey),
         span_count=span_count(session, journey.trace_ids),
     )

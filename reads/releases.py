@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from reads import schemas
 from reads.services import impacted_orders
-from reads.sessions import errored_only
+from reads.sessions import distinct_users, errored_only
 from store.models import EventRollup, Issue, Journey, JourneyLabel, SessionCount, SessionUser
 from store.statuses import COMPLETED, FAILED, STALLED, STATUSES
 
@@ -230,9 +230,7 @@ def _numbers(session: Session, version: str) -> dict[str, Any]:
     }
     totals["errored"] = errored_only(totals)
     users, crashed_users = session.execute(
-        select(func.count(), func.count().filter(SessionUser.crashed.is_(True))).where(
-            SessionUser.release == version
-        )
+        select(*distinct_users()).where(SessionUser.release == version)
     ).one()
     return {
         "first_seen": first,

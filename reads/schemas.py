@@ -1,7 +1,7 @@
 """Response shapes of the read API (docs/reference.md). Timestamps serialise as RFC 3339 UTC."""
 
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -18,6 +18,37 @@ class EventSummary(BaseModel):
     environment: str | None
     trace_id: str | None
     issue_id: int | None
+
+
+class JoinedByKey(BaseModel):
+    """The event carries the journey's key itself: in which field (`carrier`: "tag:order_id",
+    "extra:OrderID", "context:order.id", "message", "exception", "transaction",
+    "breadcrumb:OrderID"; null for keys stored before carriers were recorded) and which other
+    values of its own it overruled (docs/decisions.md#11)."""
+
+    via: Literal["key"] = "key"
+    key: str
+    carrier: str | None
+    overruled: str | None
+
+
+class JoinedByLink(BaseModel):
+    """The event carries no key of its own and shares a link (`via`: "trace" or a secondary
+    key's name) with a member that does: `value` is the shared trace id or key value, `through`
+    the event_id of the earliest such member (null when none is left, e.g. after pruning)."""
+
+    via: str
+    value: str
+    through: str | None
+
+
+JoinedBy = JoinedByKey | JoinedByLink
+
+
+class OrderEvent(EventSummary):
+    """An event of an order's journey, with how it joined the journey (docs/decisions.md#12)."""
+
+    joined_by: JoinedBy | None
 
 
 class EventDetail(EventSummary):
@@ -184,6 +215,7 @@ class OrderSummary(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     order_id: str
+    flow: str
     status: str
     first_seen: datetime
     last_seen: datetime
@@ -199,6 +231,36 @@ class OrderList(BaseModel):
     next_cursor: str | None
 
 
+class FlowHop(BaseModel):
+    service: str
+    name: str
+    # The share of the flow's learned-from journeys this service appeared in (learned hops).
+    support: float | None = None
+
+
+class Flow(BaseModel):
+    """A flow of the rules with the hops its journeys are judged by: declared, or learned
+    (`learned` once `journeys` reached `learn_min_journeys`; `learning` says how far)."""
+
+    name: str
+    key: str
+    entry: str | None
+    stall_after: float
+    declared: bool
+    learned: bool
+    hops: list[FlowHop]
+    journeys: int | None = None
+    learn_min_journeys: int | None = None
+    learn_support: float | None = None
+    learning: str | None = None
+    support: dict[str, float] = {}
+    learned_at: datetime | None = None
+
+
+class FlowList(BaseModel):
+    flows: list[Flow]
+
+
 class Hop(BaseModel):
     service: str
     name: str
@@ -209,6 +271,7 @@ class Hop(BaseModel):
 
 class OrderDetail(BaseModel):
     order_id: str
+    flow: str
     status: str
     first_seen: datetime
     last_seen: datetime
@@ -222,7 +285,7 @@ class OrderDetail(BaseModel):
     event_count: int
     error_count: int
     hops: list[Hop]
-    events: list[EventSummary]
+    events: list[OrderEvent]
     logs: list[LogSummary]  # the newest ORDER_LOG_LIMIT (reads/logs.py), newest first
     span_count: int  # spans of the order's traces
 
@@ -310,6 +373,23 @@ class ReleaseDetail(BaseModel):
     services: list[ReleaseService]
     previous_release: str | None
     delta: dict[str, float | None]
+
+
+class GateCheck(BaseModel):
+    name: str  # order_success_rate | crash_free_sessions | new_issues
+    value: float | None
+    baseline: float | None
+    limit: float
+    passed: bool | None  # None: not measured on both releases, so not deciding
+    reason: str
+
+
+class ReleaseGate(BaseModel):
+    version: str
+    baseline: str | None
+    verdict: Literal["pass", "fail", "insufficient_data"]
+    reasons: list[str]  # why it failed, or what data is missing
+    checks: list[GateCheck]
 
 
 Shape = TypeVar("Shape", bound=BaseModel)

@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from reads import schemas
@@ -18,6 +18,17 @@ def errored_only(counts: Mapping[str, int]) -> int:
     return max(0, counts["errored"] - counts["crashed"] - counts["abnormal"] - counts["unhandled"])
 
 
+def distinct_users() -> tuple[ColumnElement[int], ColumnElement[int]]:
+    """Users and crashed users: distinct ids across projects, since a user's sessions reach
+    every project of the services they used (one project per service) and are still one user;
+    a user whose session crashed in any of them is a crashed user."""
+    distinct_ids = SessionUser.distinct_id.distinct()
+    return (
+        func.count(distinct_ids).label("users"),
+        func.count(distinct_ids).filter(SessionUser.crashed.is_(True)).label("crashed_users"),
+    )
+
+
 def session_totals(
     *, session: Session, release: str | None, environment: str | None
 ) -> schemas.SessionList:
@@ -27,12 +38,9 @@ def session_totals(
         SessionCount.environment,
         *(func.sum(getattr(SessionCount, c)).label(c) for c in counters),
     ).group_by(SessionCount.release, SessionCount.environment)
-    users = select(
-        SessionUser.release,
-        SessionUser.environment,
-        func.count().label("users"),
-        func.count().filter(SessionUser.crashed.is_(True)).label("crashed_users"),
-    ).group_by(SessionUser.release, SessionUser.environment)
+    users = select(SessionUser.release, SessionUser.environment, *distinct_users()).group_by(
+        SessionUser.release, SessionUser.environment
+    )
     if release:
         query = query.where(SessionCount.release == release)
         users = users.where(SessionUser.release == release)

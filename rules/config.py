@@ -2,6 +2,7 @@ import re
 import tomllib
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -39,23 +40,76 @@ class Hop(BaseModel):
 
 
 class JourneyRule(BaseModel):
+    """The old `[journey]` table: one flow, read as the flow named "checkout"."""
+
     key: str
     stall_after: float = Field(default=300, gt=0)
     hops: list[Hop] = Field(min_length=1)
 
 
-class CorrelationRules(BaseModel):
-    keys: list[KeyRule] = Field(min_length=1)
-    journey: JourneyRule
+LEGACY_FLOW = "checkout"
+
+
+class FlowRule(BaseModel):
+    """One kind of journey (checkout, refund, renewal …): the key whose values make its
+    journeys, and the hops they are expected to make. Without `hops` the flow learns them from
+    its completed journeys (`learn_min_journeys` of them, a service counting when it appears in
+    at least `learn_support` of them)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,63}$")
+    key: str
+    entry: str | None = None
+    stall_after: float = Field(default=300, gt=0)
+    hops: list[Hop] = []
+    learn_min_journeys: int = Field(default=20, ge=1)
+    learn_support: float = Field(default=0.6, gt=0, le=1)
 
     @model_validator(mode="after")
-    def _journey_key_is_known(self) -> "CorrelationRules":
+    def _entry_is_the_first_hop(self) -> "FlowRule":
+        if self.entry and self.hops and self.hops[0].service != self.entry:
+            raise ValueError(f"flow {self.name!r}: entry {self.entry!r} is not its first hop")
+        return self
+
+    @property
+    def learns(self) -> bool:
+        """No declared hops: the path is learned from the flow's completed journeys."""
+        return not self.hops
+
+
+class CorrelationRules(BaseModel):
+    keys: list[KeyRule] = Field(min_length=1)
+    flows: list[FlowRule] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _journey_table_is_the_checkout_flow(cls, data: Any) -> Any:
+        """Rules files written before flows keep working: `[journey]` is one flow."""
+        if isinstance(data, dict) and "journey" in data and "flows" not in data:
+            data = dict(data)
+            journey = JourneyRule.model_validate(data.pop("journey"))
+            data["flows"] = [{"name": LEGACY_FLOW, **journey.model_dump()}]
+        return data
+
+    @model_validator(mode="after")
+    def _flow_keys_are_known(self) -> "CorrelationRules":
         names = [rule.name for rule in self.keys]
         if len(set(names)) != len(names):
             raise ValueError("each [[keys]] name must be unique")
-        if self.journey.key not in names:
-            raise ValueError(f"journey key {self.journey.key!r} is not one of the [[keys]]")
+        flow_names = [flow.name for flow in self.flows]
+        if len(set(flow_names)) != len(flow_names):
+            raise ValueError("each [[flows]] name must be unique")
+        flow_keys = [flow.key for flow in self.flows]
+        if len(set(flow_keys)) != len(flow_keys):
+            raise ValueError("each [[flows]] entry needs a key of its own")
+        for flow in self.flows:
+            if flow.key not in names:
+                raise ValueError(f"flow {flow.name!r}: key {flow.key!r} is not one of the [[keys]]")
         return self
+
+    @property
+    def journey(self) -> FlowRule:
+        """The first flow: what the one `[journey]` table used to be."""
+        return self.flows[0]
 
 
 class RulesSettings(SentrailSettings):
@@ -70,9 +124,11 @@ def load_rules(path: Path) -> CorrelationRules:
 
 @cache
 def current_rules() -> CorrelationRules:
-    """The rules in force: the configured file, with SENTRAIL_STALL_AFTER applied on top."""
+    """The rules in force: the configured file, with SENTRAIL_STALL_AFTER applied on top (to
+    every flow)."""
     settings = RulesSettings()
     rules = load_rules(settings.correlation_config)
     if settings.stall_after is not None:
-        rules.journey.stall_after = settings.stall_after
+        for flow in rules.flows:
+            flow.stall_after = settings.stall_after
     return rules

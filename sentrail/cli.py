@@ -18,7 +18,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import func, select
 
 from correlator.worker import Correlator
-from dashboard.report import Format, render
+from dashboard.report import Format, GateFormat, render, render_gate
+from reads.gate import GateLimits, release_gate
 from reads.releases import release_health
 from sentrail import http
 from sentrail.app import CorrelatorAndPruner
@@ -26,7 +27,7 @@ from sentrail.demo import Demo
 from sentrail.settings import ALL_ROLES, Role, ServerSettings, UnknownSetting, check_environment
 from sentrail.workers import balances_connections, bind_sockets, run_workers
 from shop.runner import running_shop
-from shop.settings import ShopSettings
+from shop.settings import SERVICES, ShopSettings
 from shop.traffic import Scenario, run_traffic, write_truth
 from store import migrations
 from store.engine import Database
@@ -42,6 +43,9 @@ project_app = typer.Typer(help="Projects and their DSNs.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(project_app, name="project")
 app.add_typer(report_app, name="report")
+release_app = typer.Typer(help="Releases: the deploy gate.", no_args_is_help=True)
+app.add_typer(release_app, name="release")
+GATE_EXIT = {"pass": 0, "fail": 1, "insufficient_data": 2}
 
 
 @app.callback()
@@ -167,6 +171,35 @@ def report_release(
         typer.echo(f"wrote {output}")
 
 
+@release_app.command("gate")
+def release_gate_command(
+    version: str,
+    baseline: Annotated[str | None, typer.Option(help="Default: the release before it.")] = None,
+    environment: Annotated[str | None, typer.Option(help="Compare within it.")] = None,
+    min_orders: Annotated[int, typer.Option(min=0)] = GateLimits.min_orders,
+    max_success_drop: Annotated[float, typer.Option(min=0, max=1)] = GateLimits.max_success_drop,
+    max_crash_free_drop: Annotated[
+        float, typer.Option(min=0, max=1)
+    ] = GateLimits.max_crash_free_drop,
+    no_new_issues: Annotated[bool, typer.Option("--no-new-issues")] = False,
+    format: Annotated[GateFormat, typer.Option("--format", "-f")] = "text",
+) -> None:
+    """Exit 0 when VERSION is at least as healthy as its baseline, 1 when it is not (with the
+    reasons), 2 when there is not enough data yet (docs/reference.md#gate)."""
+    limits = GateLimits(
+        baseline, environment, min_orders, max_success_drop, max_crash_free_drop, no_new_issues
+    )
+    database = Database()
+    with database.sessions() as session:
+        verdict = release_gate(session, version, limits)
+    database.dispose()
+    if verdict is None:
+        typer.echo(f"error: no release {version}", err=True)
+        raise typer.Exit(2)
+    typer.echo(render_gate(verdict, format), nl=False)
+    raise typer.Exit(GATE_EXIT[verdict["verdict"]])
+
+
 @app.command()
 def demo(
     host: Host = "127.0.0.1",
@@ -228,7 +261,8 @@ def shop_command(
     faults: Annotated[str | None, typer.Option(help="Faults to start with, as JSON.")] = None,
 ) -> None:
     """The ACME shop: seven services (frontend on PORT, the others on the ports after it),
-    sending to SENTRY_DSN with SENTRY_RELEASE (default: the checkout's git SHA) and
+    each sending to its own SENTRY_DSN_<SERVICE> (one project per service; SENTRY_DSN for the
+    services without one) with SENTRY_RELEASE (default: the checkout's git SHA) and
     SENTRY_ENVIRONMENT. Without SENTRAIL_REDIS_URL an embedded Redis is started."""
     settings = ShopSettings(SHOP_HOST=host, SHOP_PORT=port)
     if faults is not None:
@@ -239,8 +273,13 @@ def shop_command(
     with running_shop(settings) as shop:
         redis = "embedded" if shop.redis else settings.redis_url
         typer.echo(f"ACME shop at {shop.url} (release {settings.release}, Redis {redis})")
-        if not settings.sentry_dsn:
-            typer.echo("SENTRY_DSN is not set: the services send nothing to Sentry", err=True)
+        silent = [service for service in SERVICES if not settings.dsn_of(service)]
+        if silent:
+            typer.echo(
+                f"no DSN (SENTRY_DSN_<SERVICE> or SENTRY_DSN) for {', '.join(silent)}:"
+                " they send nothing to Sentry",
+                err=True,
+            )
         typer.echo("Ctrl-C stops it")
         stop.wait()
     typer.echo("shop stopped")

@@ -22,13 +22,17 @@ import httpx
 from sentrail.readiness import ServerExited, wait_ready
 from shop.faults import Faults
 from shop.runner import Shop
-from shop.settings import ShopSettings, git_revision
+from shop.settings import SERVICES, ShopSettings, git_revision
 from shop.traffic import Scenario, TrafficResult, run_traffic
 from store import migrations
 from store.engine import Database
 from store.projects import create_project, dsn, find_project
 
-PROJECT = "acme-shop"
+PROJECT_PREFIX = "acme-"  # each service reports to a project of its own: acme-frontend, …
+
+
+def project_name(service: str) -> str:
+    return f"{PROJECT_PREFIX}{service}"
 
 
 @dataclass(frozen=True)
@@ -86,15 +90,19 @@ class Demo:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def prepare(self) -> str:
-        """Migrates the database and returns the shop project's DSN."""
+    def prepare(self) -> dict[str, str]:
+        """Migrates the database and returns each shop service's DSN: one project per service,
+        as real teams set them up (made on the first run, found again on the next)."""
         database = Database()
         migrations.upgrade(database.settings.database_url)
         with database.write_sessions.begin() as session:
-            project = find_project(session=session, name=PROJECT) or create_project(
-                session=session, name=PROJECT
-            )
-            found = dsn(project, self.url)
+            found = {}
+            for service in SERVICES:
+                name = project_name(service)
+                project = find_project(session=session, name=name) or create_project(
+                    session=session, name=name
+                )
+                found[service] = dsn(project, self.url)
         database.dispose()
         return found
 
@@ -125,17 +133,17 @@ class Demo:
         except TimeoutError:
             raise TimeoutError("sentrail did not become ready") from None
 
-    def deploy(self, release: str, redis_url: str | None, dsn_url: str) -> Shop:
-        """(Re)starts the shop's services on `release`; the embedded Redis outlives a deploy."""
+    def deploy(self, release: str, redis_url: str | None, dsns: dict[str, str]) -> Shop:
+        """(Re)starts the shop's services on `release`, each sending to its own DSN; the
+        embedded Redis outlives a deploy."""
         settings = ShopSettings(
-            SENTRY_DSN=dsn_url,
             SENTRY_RELEASE=release,
             SENTRY_ENVIRONMENT="demo",
             SENTRAIL_REDIS_URL=redis_url,
             SHOP_DATA_DIR=self.data_dir / "shop",
             SHOP_HOST=self.host,
             SHOP_PORT=self.shop_port,
-        )
+        ).with_dsns(dsns)
         shop = Shop(settings)
         if self.shop is not None:
             shop.redis, self.shop.redis = self.shop.redis, None
@@ -145,20 +153,21 @@ class Demo:
         return shop
 
     def run(self) -> None:
-        dsn_url = self.prepare()
+        dsns = self.prepare()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.start_server()
         self.say(f"sentrail dashboard: {self.url}  (read API: {self.url}/api/v1/orders)")
         first, second = releases()
-        shop = self.deploy(first, None, dsn_url)
+        shop = self.deploy(first, None, dsns)
         self.say(f"ACME shop release {first[:12]} at {shop.url}")
+        self.say(f"  one project per service: {', '.join(map(project_name, SERVICES))}")
         current = 1
         for phase in PHASES:
             if self.stop_event.is_set():
                 return
             if phase.release != current:
                 redis_url = shop.settings.redis_url
-                shop = self.deploy(second, redis_url, dsn_url)
+                shop = self.deploy(second, redis_url, dsns)
                 current = phase.release
                 self.say(f"deployed release {second[:12]} (a bad one)")
             count = max(1, round(self.orders * phase.share))

@@ -36,9 +36,10 @@ def _before_breadcrumb(crumb: dict[str, Any], _hint: Hint) -> dict[str, Any]:
 
 
 def init_sentry(service: str, settings: ShopSettings) -> None:
-    """Each service process calls this once; without SENTRY_DSN the SDK stays disabled."""
+    """Each service process calls this once, with its own DSN (its own project); without one
+    the SDK stays disabled."""
     sentry_sdk.init(
-        dsn=settings.sentry_dsn,
+        dsn=settings.dsn_of(service),
         server_name=service,
         release=settings.release,
         environment=settings.sentry_environment,

@@ -17,7 +17,9 @@ from fakeredis import TcpFakeServer
 from redis import Redis
 
 from shop.faults import Faults, write_faults
-from shop.settings import SERVICES, ShopSettings
+from shop.settings import SERVICES, ShopSettings, dsn_variable
+
+DSN_VARIABLES = frozenset(dsn_variable(service) for service in SERVICES)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -59,8 +61,13 @@ class Shop:
     def url(self) -> str:
         return self.settings.url_of("frontend")
 
-    def environment(self) -> dict[str, str]:
-        env = dict(os.environ)
+    def environment(self, service: str) -> dict[str, str]:
+        """`service`'s process environment: its own DSN as SENTRY_DSN, as a deployment hands
+        each service only its own; no other service's DSN leaks through. The DSN is also set
+        under the service's SENTRY_DSN_<SERVICE>, which a stray `.env` file could otherwise
+        set to another project (environment variables outrank the file)."""
+        env = {k: v for k, v in os.environ.items() if k not in DSN_VARIABLES}
+        env.pop("SENTRY_DSN", None)
         env.update(
             {
                 "SENTRAIL_REDIS_URL": self.settings.redis_url or "",
@@ -72,8 +79,9 @@ class Shop:
                 "SENTRY_ENVIRONMENT": self.settings.sentry_environment,
             }
         )
-        if self.settings.sentry_dsn:
-            env["SENTRY_DSN"] = self.settings.sentry_dsn
+        own = self.settings.dsn_of(service)
+        if own:
+            env["SENTRY_DSN"] = env[dsn_variable(service)] = own
         return env
 
     def start(self, timeout: float = 60.0) -> None:
@@ -86,7 +94,6 @@ class Shop:
         redis = Redis.from_url(self.settings.redis_url)
         write_faults(redis, Faults.model_validate_json(self.settings.faults or "{}"))
         redis.close()
-        env = self.environment()
         logs = self.settings.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         for service in SERVICES:
@@ -94,7 +101,7 @@ class Shop:
             with (logs / f"{service}.log").open("ab") as log:
                 self.processes[service] = subprocess.Popen(  # nosec B603  # fixed argv
                     [sys.executable, "-m", "shop.serve", service],
-                    env=env,
+                    env=self.environment(service),
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     # Their own session: Ctrl-C reaches the runner, which stops them in turn.

@@ -1,6 +1,7 @@
 """The shop's settings: what a customer's system knows (its DSN, release, Redis), nothing more."""
 
 import subprocess  # nosec B404  # `git rev-parse` for the release
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
@@ -8,6 +9,12 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES = ("frontend", "users", "catalog", "cart", "order", "payment", "shipping")
+
+
+def dsn_variable(service: str) -> str:
+    """`SENTRY_DSN_<SERVICE>`: how whoever starts the seven processes names one service's DSN
+    (each service has a Sentry project of its own, as real teams set it up)."""
+    return f"SENTRY_DSN_{service.upper()}"
 
 
 def git_sha() -> str | None:
@@ -35,8 +42,18 @@ def git_revision(ref: str) -> str | None:
 class ShopSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    # Sentry's standard variables, as any service reads them.
+    # Sentry's standard variables, as any service reads them. A service process reads its DSN
+    # from SENTRY_DSN; `sentrail shop` starts all seven, so it takes one DSN per service
+    # (SENTRY_DSN_<SERVICE>, one project each) and passes each process its own as SENTRY_DSN.
+    # SENTRY_DSN is the fallback for the services without one.
     sentry_dsn: str | None = Field(default=None, validation_alias="SENTRY_DSN")
+    sentry_dsn_frontend: str | None = Field(default=None, validation_alias="SENTRY_DSN_FRONTEND")
+    sentry_dsn_users: str | None = Field(default=None, validation_alias="SENTRY_DSN_USERS")
+    sentry_dsn_catalog: str | None = Field(default=None, validation_alias="SENTRY_DSN_CATALOG")
+    sentry_dsn_cart: str | None = Field(default=None, validation_alias="SENTRY_DSN_CART")
+    sentry_dsn_order: str | None = Field(default=None, validation_alias="SENTRY_DSN_ORDER")
+    sentry_dsn_payment: str | None = Field(default=None, validation_alias="SENTRY_DSN_PAYMENT")
+    sentry_dsn_shipping: str | None = Field(default=None, validation_alias="SENTRY_DSN_SHIPPING")
     sentry_release: str | None = Field(default=None, validation_alias="SENTRY_RELEASE")
     sentry_environment: str = Field(default="demo", validation_alias="SENTRY_ENVIRONMENT")
     # Redis for the cart and the queues; unset: `sentrail shop` starts an embedded one.
@@ -61,6 +78,20 @@ class ShopSettings(BaseSettings):
     @property
     def release(self) -> str:
         return self.sentry_release or git_sha() or "unknown"
+
+    def dsn_of(self, service: str) -> str | None:
+        """The DSN `service` sends to: its own if set, else SENTRY_DSN (None: SDK disabled)."""
+        if service not in SERVICES:
+            raise ValueError(f"not a shop service: {service!r}")
+        own: str | None = getattr(self, f"sentry_dsn_{service}")
+        return own or self.sentry_dsn
+
+    def with_dsns(self, dsns: Mapping[str, str]) -> "ShopSettings":
+        """A copy with these services' DSNs set (service name → DSN), the others unchanged."""
+        unknown = set(dsns) - set(SERVICES)
+        if unknown:
+            raise ValueError(f"not shop services: {sorted(unknown)}")
+        return self.model_copy(update={f"sentry_dsn_{s}": d for s, d in dsns.items()})
 
     def port_of(self, service: str) -> int:
         return self.port + SERVICES.index(service)

@@ -252,13 +252,21 @@ class IssueComment(Base):
 
 class Journey(Base):
     """One order's journey across services, materialised by the correlator
-    (docs/decisions.md#journeys-acme-defaults)."""
+    (docs/decisions.md#journeys-acme-defaults). A journey is one value of one flow's key: the
+    same value in two flows (a checkout and a refund of one order) makes two journeys."""
 
     __tablename__ = "journey"
-    __table_args__ = (Index(None, "status", "last_seen_at"), Index(None, "last_seen_at"))
+    __table_args__ = (
+        UniqueConstraint("flow", "key"),
+        Index(None, "key"),
+        Index(None, "status", "last_seen_at"),
+        Index(None, "last_seen_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    key: Mapped[str] = mapped_column(String(200), unique=True)
+    # The rules' flow name; journeys stored before flows existed were the "checkout" flow.
+    flow: Mapped[str] = mapped_column(String(64), server_default="checkout")
+    key: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16))
     failed_service: Mapped[str | None] = mapped_column(String(128))
     first_seen_at: Mapped[datetime]
@@ -324,6 +332,21 @@ class JourneyLabel(Base):
     )
     status: Mapped[str] = mapped_column(String(16))
     last_seen_at: Mapped[datetime]
+
+
+class FlowPath(Base):
+    """The path a flow without declared hops has learned from its completed journeys: the
+    services in order (`hops`, each {service, name}), the share of journeys each service
+    appeared in (`support`, of every service seen), and how many journeys that was. `hops` is
+    empty while fewer journeys than the flow's `learn_min_journeys` were there to learn from."""
+
+    __tablename__ = "flow_path"
+
+    flow: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hops: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    support: Mapped[dict[str, Any]] = mapped_column(JSON)
+    journeys: Mapped[int] = mapped_column(BigId, default=0)
+    learned_at: Mapped[datetime]
 
 
 class CorrelatorState(Base):

@@ -46,6 +46,7 @@ def test_every_command_has_help() -> None:
         ["db", "--help"],
         ["project", "--help"],
         ["project", "create", "--help"],
+        ["release", "gate", "--help"],
     ):
         result = runner.invoke(app, args)
         assert result.exit_code == 0 and "Usage" in result.output

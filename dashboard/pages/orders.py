@@ -8,8 +8,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from dashboard.event_details import details
 from dashboard.pages.common import DETAILED_EVENTS, PAGE_SIZE, parse_time, render
 from dashboard.timeline import build
-from reads import events, orders, releases, services
+from reads import events, membership, orders, releases, services
 from reads.paging import parse_cursor
+from rules.config import current_rules
 from store.errors import BadRequest, NotFound
 from store.statuses import STATUSES
 from web.deps import SessionDep
@@ -41,6 +42,7 @@ def order_list(request: Request, session: SessionDep) -> Response:
         since=parse_time(q.get("since")),
         until=parse_time(q.get("until")),
         search=search or None,
+        flow=q.get("flow") or None,
     )
     kept = {k: v for k, v in q.items() if k != "cursor" and v}
     next_url = f"/orders?{urlencode({**kept, 'cursor': next_cursor})}" if next_cursor else None
@@ -58,7 +60,7 @@ def order_list(request: Request, session: SessionDep) -> Response:
 
 @router.get("/orders/{order_id}", response_class=HTMLResponse)
 def order(request: Request, order_id: str, session: SessionDep) -> Response:
-    journey = orders.find_order(session, order_id)
+    journey = orders.find_order(session, order_id, [flow.name for flow in current_rules().flows])
     if journey is None:
         raise NotFound(f"No order {order_id} has been seen.")
     found = orders.order_events(session, journey.id)
@@ -68,6 +70,7 @@ def order(request: Request, order_id: str, session: SessionDep) -> Response:
         journey=journey,
         events=found,
         details={e.id: details(e) for e in found[:DETAILED_EVENTS]},
+        joined=membership.memberships(session, journey, found),
         timeline=build(found, journey.hops, journey.failed_service),
     )
 

@@ -9,8 +9,9 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from dashboard.pages.common import render
-from reads import orders, releases, services
+from reads import flows, orders, releases, services
 from reads.changes import change_mark
+from rules.config import current_rules
 from store.clock import utcnow
 from store.engine import Database
 from store.statuses import FAILED, STALLED
@@ -31,6 +32,7 @@ def overview(request: Request, session: SessionDep) -> Response:
         services=services.service_impact(session, since=since)[:8],
         releases=releases.list_releases(session)[:5],
         recent=[j for j in latest if j.status in (FAILED, STALLED)],
+        flows=flows.list_flows(session, current_rules()),
     )
 
 

@@ -2,7 +2,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sentrail.settings import Role
-from tests.conftest import ProjectKey
+from shop.settings import SERVICES
+from store.engine import Database
+from tests.conftest import ProjectKey, make_project
 from tests.correlator.shop_events import Shop
 
 
@@ -13,5 +15,8 @@ def app_roles() -> frozenset[Role]:
 
 
 @pytest.fixture
-def shop(client: TestClient, project: ProjectKey) -> Shop:
-    return Shop(client, project)
+def shop(client: TestClient, project: ProjectKey, database: Database) -> Shop:
+    """Each service sends to a project of its own, as the real shop does: journeys join
+    across projects."""
+    projects = {service: make_project(database, f"acme-{service}") for service in SERVICES}
+    return Shop(client, project, projects)

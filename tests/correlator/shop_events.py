@@ -1,6 +1,7 @@
 """Events shaped like the ACME services send them, posted through the real ingest path."""
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,19 +20,28 @@ def at(seconds: float) -> str:
 class Shop:
     """Sends events the way the ACME services do, one order at a time."""
 
-    def __init__(self, client: httpx.Client, project: ProjectKey) -> None:
-        """`client`: a TestClient of the app, or an httpx client of a running server."""
+    def __init__(
+        self,
+        client: httpx.Client,
+        project: ProjectKey,
+        projects: Mapping[str, ProjectKey] | None = None,
+    ) -> None:
+        """`client`: a TestClient of the app, or an httpx client of a running server.
+        `projects`: each service's own project (as real teams have them), by server name;
+        a service not in it sends to `project`."""
         self.client = client
         self.project = project
+        self.projects = dict(projects or {})
         self.release = "r1"
 
     def send(self, *events: dict[str, Any]) -> None:
         for sent in events:
             sent["release"] = self.release
+            project = self.projects.get(sent.get("server_name", ""), self.project)
             response = self.client.post(
-                f"/api/{self.project.id}/envelope/",
+                f"/api/{project.id}/envelope/",
                 content=envelope_bytes(sent),
-                headers=self.project.auth,
+                headers=project.auth,
             )
             assert response.status_code == 200, response.text
 

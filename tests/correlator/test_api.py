@@ -68,6 +68,31 @@ def test_orders_filter_by_status_service_and_release(
     assert bad.status_code == 422
 
 
+def test_orders_carry_their_flow_and_filter_by_it(
+    client: TestClient, orders: dict[str, dict[str, str]]
+) -> None:
+    everything = get(client, "/api/v1/orders", limit=500)["orders"]
+    assert {o["flow"] for o in everything} == {"checkout"}
+    assert len(get(client, "/api/v1/orders", flow="checkout", limit=500)["orders"]) == len(orders)
+    assert get(client, "/api/v1/orders", flow="refund")["orders"] == []
+    assert get(client, "/api/v1/orders", flow="refund", service="payment")["orders"] == []
+    order = next(iter(orders))
+    assert get(client, f"/api/v1/orders/{order}")["flow"] == "checkout"
+
+
+def test_flows_list_the_declared_checkout_hops(client: TestClient) -> None:
+    [checkout] = get(client, "/api/v1/flows")["flows"]
+    assert (checkout["name"], checkout["key"], checkout["entry"]) == (
+        "checkout",
+        "order_id",
+        "frontend",
+    )
+    assert (checkout["declared"], checkout["learned"], checkout["learning"]) == (True, False, None)
+    assert [h["service"] for h in checkout["hops"]] == [
+        "frontend", "order", "payment", "order", "shipping",
+    ]  # fmt: skip
+
+
 def test_orders_page_through_without_gaps_or_repeats(
     client: TestClient, orders: dict[str, dict[str, str]]
 ) -> None:
@@ -187,3 +212,39 @@ def test_release_report_in_every_format(
         assert "<h1>Release r2</h1>" in text and "payment" in text
     missing = CliRunner().invoke(cli, ["report", "release", "nope"])
     assert missing.exit_code == 1 and "no release nope" in missing.output
+
+
+def test_release_gate_fails_the_bad_release_and_passes_the_good_one(
+    client: TestClient,
+    database_url: str,
+    orders: dict[str, dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """r2 drops the order success rate from 66.67 % to 16.67 %: the gate fails it (exit 1);
+    r2 against itself passes (exit 0); too few orders, or no baseline, is exit 2."""
+    monkeypatch.setenv("SENTRAIL_DATABASE_URL", database_url)
+    gate = ["release", "gate", "--min-orders", "6"]
+    bad = CliRunner().invoke(cli, [*gate, "r2", "--format", "json"])
+    assert bad.exit_code == 1, bad.output
+    verdict = orjson.loads(bad.output)
+    assert (verdict["verdict"], verdict["baseline"]) == ("fail", "r1")
+    (success,) = [c for c in verdict["checks"] if c["name"] == "order_success_rate"]
+    assert (success["value"], success["baseline"], success["passed"]) == (0.166667, 0.666667, False)
+    assert verdict["reasons"] == [success["reason"]] and "fell by 50.00%" in success["reason"]
+
+    same = CliRunner().invoke(cli, [*gate, "r1", "--baseline", "r1"])
+    assert same.exit_code == 0 and same.output.startswith("PASS: release r1 against r1")
+    loose = CliRunner().invoke(cli, [*gate, "r2", "--max-success-drop", "0.6", "-f", "md"])
+    assert loose.exit_code == 0 and loose.output.startswith("## PASS")
+    first = CliRunner().invoke(cli, [*gate, "r1"])
+    assert first.exit_code == 2 and "no earlier release" in first.output
+    few = CliRunner().invoke(cli, ["release", "gate", "r2", "--min-orders", "7"])
+    assert few.exit_code == 2 and "r2 has 6 finished orders, fewer than 7" in few.output
+    assert CliRunner().invoke(cli, ["release", "gate", "nope"]).exit_code == 2
+
+    api = get(client, "/api/v1/releases/r2/gate", min_orders=6)
+    assert api == verdict
+    new_issues = get(client, "/api/v1/releases/r2/gate", min_orders=6, no_new_issues=True)
+    assert new_issues["checks"][-1]["name"] == "new_issues"
+    assert client.get("/api/v1/releases/nope/gate").status_code == 404
+    assert client.get("/api/v1/releases/r2/gate", params={"min_orders": -1}).status_code == 422

@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from correlator.flows import Judged, learn
 from correlator.journeys import TimelineEvent, root_cause, summarize
-from rules.config import current_rules
+from rules.config import FlowRule, Hop, current_rules
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
@@ -122,3 +123,67 @@ def test_hops_follow_the_expected_sequence_with_skips() -> None:
     journey = summarize(events, current_rules().journey, T0 + timedelta(seconds=1))
     assert [h.status for h in journey.hops] == ["skipped", "ok", "ok", "ok", "pending"]
     assert journey.status == "in_progress"
+
+
+def info(id: int, service: str, at_ms: float) -> TimelineEvent:
+    return ev(id, service, at_ms, type="transaction", level="info", duration_ms=1)
+
+
+LATER = T0 + timedelta(seconds=301)
+
+
+def test_a_journey_of_unknown_shape_completes_quietly_and_never_stalls() -> None:
+    # Another system's order under the ACME rules: none of its services is a hop.
+    events = [info(1, "web", 0), info(2, "billing", 100)]
+    rule = current_rules().journey
+    early = summarize(events, rule, T0 + timedelta(seconds=10))
+    assert (early.status, early.failed_service, early.hops) == ("in_progress", None, [])
+    late = summarize(events, rule, LATER)
+    assert (late.status, late.failed_service, late.missing_hops) == ("completed", None, [])
+    assert late.impacted_services == [] and late.hops == []
+    failed = summarize([*events, ev(3, "billing", 200)], rule, LATER)
+    assert (failed.status, failed.failed_service) == ("failed", "billing")
+
+
+def test_a_flow_with_no_hops_yet_judges_every_journey_as_of_unknown_shape() -> None:
+    nothing_learned = Judged(hops=[], stall_after=300)
+    journey = summarize([info(1, "web", 0)], nothing_learned, LATER)
+    assert (journey.status, journey.missing_hops, journey.hops) == ("completed", [], [])
+
+
+def test_learned_hops_stall_the_journey_at_the_next_learned_service() -> None:
+    learned = Judged(hops=[Hop(service=s, name=s) for s in ("web", "billing", "fulfilment")])
+    events = [info(1, "web", 0), info(2, "billing", 100)]
+    stalled = summarize(events, learned, LATER, known_services={"web", "billing", "fulfilment"})
+    assert (stalled.status, stalled.failed_service) == ("stalled", "fulfilment")
+    assert stalled.missing_hops == ["fulfilment"]
+    assert [h.status for h in stalled.hops] == ["ok", "ok", "missing"]
+    done = summarize([*events, info(3, "fulfilment", 200)], learned, LATER)
+    assert done.status == "completed"
+
+
+def test_a_declared_hop_of_a_service_never_seen_is_not_missing() -> None:
+    # ACME's rules, but this system has no shipping service: nothing after the shipment
+    # request is expected, and the hop table says why.
+    events = [info(1, "frontend", 0), info(2, "order", 10), info(3, "payment", 20)]
+    events.append(info(4, "order", 30))
+    known = {"frontend", "order", "payment"}
+    journey = summarize(events, current_rules().journey, LATER, known_services=known)
+    assert (journey.status, journey.failed_service, journey.missing_hops) == ("completed", None, [])
+    assert [h.status for h in journey.hops] == ["ok", "ok", "ok", "ok", "unseen"]
+    # Without the shipment request the next known hop is missing, not shipping.
+    stalled = summarize(events[:3], current_rules().journey, LATER, known_services=known)
+    assert (stalled.status, stalled.failed_service) == ("stalled", "order")
+    assert [h.status for h in stalled.hops] == ["ok", "ok", "ok", "missing", "unseen"]
+
+
+def test_a_path_is_learned_from_enough_journeys_with_its_support() -> None:
+    flow = FlowRule(name="booking", key="booking_ref", learn_min_journeys=5, learn_support=0.6)
+    usual = [["web", "billing", "fulfilment"]] * 3 + [["web", "audit", "billing", "fulfilment"]]
+    assert learn(flow, usual, T0).hops == []  # 4 of 5 journeys: still learning
+    path = learn(flow, [*usual, ["billing", "web", "fulfilment"]], T0)
+    assert [h.service for h in path.hops] == ["web", "billing", "fulfilment"]
+    assert path.support == {"web": 1.0, "billing": 1.0, "fulfilment": 1.0, "audit": 0.2}
+    assert path.journeys == 5
+    entry_first = learn(flow.model_copy(update={"entry": "billing"}), [*usual] * 2, T0)
+    assert [h.service for h in entry_first.hops] == ["billing", "web", "fulfilment"]

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from correlator.settings import CorrelatorSettings
 from correlator.worker import Correlator
 from store.engine import Database
-from store.models import Journey, JourneyEvent
+from store.models import Journey, JourneyEvent, JourneyLabel
 from tests.correlator.shop_events import BASE, Shop
 
 
@@ -51,6 +51,7 @@ def test_completed_journey_has_every_hop(shop: Shop, database: Database) -> None
 
 
 def test_payment_error_fails_the_journey_at_payment(shop: Shop, database: Database) -> None:
+    shop.checkout(*new_ids())  # every service has sent an event: every hop is expected
     order, trace = new_ids()
     shop.checkout(order, trace, upto="payment-error")
     correlate(database)
@@ -62,6 +63,7 @@ def test_payment_error_fails_the_journey_at_payment(shop: Shop, database: Databa
 
 
 def test_missing_shipping_stalls_after_the_configured_time(shop: Shop, database: Database) -> None:
+    shop.checkout(*new_ids())  # shipping is a service this system has
     order, trace = new_ids()
     shop.checkout(order, trace, upto="shipment-requested")
     last = BASE + timedelta(seconds=2)
@@ -73,6 +75,25 @@ def test_missing_shipping_stalls_after_the_configured_time(shop: Shop, database:
     assert found.missing_hops == ["shipping"]
     assert found.impacted_services == ["shipping"]
     assert found.hops[-1]["status"] == "missing"
+
+
+def test_acme_rules_never_stall_another_systems_order_at_frontend(
+    shop: Shop, database: Database
+) -> None:
+    """The issue as reported: with the default rules, an order of another system (its own
+    services, the same order_id tag) must not become stalled at `frontend`."""
+    order, trace = str(uuid.uuid4()), uuid.uuid4().hex
+    shop.send(
+        shop.transaction("web", 0, trace, order), shop.transaction("billing", 1, trace, order)
+    )
+    correlate(database, now=BASE + timedelta(hours=1))
+    found = journey(database, order)
+    assert (found.flow, found.status, found.failed_service) == ("checkout", "completed", None)
+    assert found.hops == [] and found.missing_hops == []
+    with database.sessions() as session:
+        assert (
+            session.scalars(select(JourneyLabel).where(JourneyLabel.kind == "impacted")).all() == []
+        )
 
 
 def test_order_id_in_breadcrumb_message_or_only_a_shared_trace(
@@ -111,6 +132,7 @@ def test_order_id_in_breadcrumb_message_or_only_a_shared_trace(
 def test_an_event_on_a_trace_shared_by_two_orders_joins_neither(
     shop: Shop, database: Database
 ) -> None:
+    shop.checkout(*new_ids())  # payment is a service this system has
     (first, trace), (second, _) = new_ids(), new_ids()
     shop.send(shop.transaction("order", 0, trace, first))
     shop.send(shop.message("catalog", 1, trace, "lookup failed", level="error"))

@@ -58,3 +58,12 @@ def test_the_token_wall(walled: TestClient) -> None:
     assert walled.get("/api/v1/services").status_code == 200
     walled.post("/logout")
     assert walled.get("/services").status_code == 303
+
+
+def test_the_overview_lists_the_flows_and_orders_filter_by_flow(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "<h2>Flows</h2>" in page.text
+    assert 'href="/orders?flow=checkout"' in page.text
+    assert "frontend → order → payment → order → shipping" in page.text
+    assert client.get("/orders", params={"flow": "checkout"}).status_code == 200

@@ -1,6 +1,7 @@
-"""The whole system: the ACME shop (seven processes, real Redis, real sentry-sdk) sends to a
-real `sentrail serve`; its traffic generator's ground truth is checked against the journeys the
-correlator builds, scenario after scenario."""
+"""The whole system: the ACME shop (seven processes, real Redis, real sentry-sdk, one project
+and DSN per service) sends to a real `sentrail serve`; its traffic generator's ground truth is
+checked against the journeys the correlator builds across those projects, scenario after
+scenario."""
 
 import asyncio
 import socket
@@ -15,13 +16,13 @@ from sqlalchemy import func, select
 
 from bench.server import Server, running_server
 from shop.runner import Shop, free_port, running_shop
-from shop.settings import ShopSettings
+from shop.settings import SERVICES, ShopSettings
 from shop.traffic import Scenario, Truth, run_traffic
 from store.engine import Database
 from store.models import CorrelationKey, CorrelatorState, Event
 from store.payload import decompress
 from store.settings import DatabaseSettings
-from tests.conftest import make_project
+from tests.conftest import ProjectKey, make_project
 from tests.services import fresh_redis_url
 
 RELEASE = "e2e-release-1"
@@ -37,21 +38,29 @@ STALL_AFTER = 4
 
 
 @pytest.fixture
-def system(database_url: str, tmp_path: Path) -> Iterator[tuple[Server, Shop]]:
+def projects(database_url: str) -> dict[str, ProjectKey]:
+    """One project per service, as real teams have them: journeys must join across them."""
     database = Database(DatabaseSettings(database_url=database_url))
-    project = make_project(database, "acme")
+    made = {service: make_project(database, f"acme-{service}") for service in SERVICES}
     database.dispose()
+    return made
+
+
+@pytest.fixture
+def system(
+    database_url: str, tmp_path: Path, projects: dict[str, ProjectKey]
+) -> Iterator[tuple[Server, Shop]]:
     env = {"SENTRAIL_STALL_AFTER": str(STALL_AFTER)}
     with running_server(database_url, tmp_path / "server.log", extra_env=env) as server:
+        dsns = {service: server.dsn(p.id, p.key) for service, p in projects.items()}
         settings = ShopSettings(
-            SENTRY_DSN=server.dsn(project.id, project.key),
             SENTRY_RELEASE=RELEASE,
             SENTRY_ENVIRONMENT="e2e",
             SENTRAIL_REDIS_URL=fresh_redis_url(),
             SHOP_DATA_DIR=tmp_path / "shop",
             SHOP_PORT=free_port_block(),
             SHOP_CLAIM_IDLE_MS=300,
-        )
+        ).with_dsns(dsns)
         with running_shop(settings) as shop:
             yield server, shop
 
@@ -95,7 +104,33 @@ def journeys_of(server: Server, truths: list[Truth], timeout: float = 60.0) -> d
     return journeys
 
 
-def check_scenario(server: Server, shop: Shop, scenario: Scenario) -> list[str]:
+def projects_of(database_url: str, journey: dict[str, Any]) -> dict[str | None, set[int]]:
+    """The projects the journey's events were sent to, by the service that sent them."""
+    database = Database(DatabaseSettings(database_url=database_url))
+    ids = [e["event_id"] for e in journey["events"]]
+    with database.sessions() as session:
+        rows = session.execute(
+            select(Event.service, Event.project_id).where(Event.event_id.in_(ids))
+        ).all()
+    database.dispose()
+    found: dict[str | None, set[int]] = {}
+    for service, project_id in rows:
+        found.setdefault(service, set()).add(project_id)
+    return found
+
+
+def check_projects(database_url: str, journey: dict[str, Any], projects: dict[str, int]) -> None:
+    """One order's events come from several services' projects, each service's from its own:
+    the journey joined them across projects."""
+    by_service = projects_of(database_url, journey)
+    astray = {s: ids for s, ids in by_service.items() if ids != {projects.get(s or "")}}
+    assert not astray, f"events not in their service's project: {astray}"
+    assert len(set().union(*by_service.values())) >= 4, by_service
+
+
+def check_scenario(
+    server: Server, shop: Shop, scenario: Scenario, database_url: str, projects: dict[str, int]
+) -> list[str]:
     result = asyncio.run(run_traffic(shop.url, orders=12, scenario=scenario, concurrency=4, seed=7))
     assert len(result.truth) == 12, result.errors
     problems = []
@@ -107,6 +142,7 @@ def check_scenario(server: Server, shop: Shop, scenario: Scenario) -> list[str]:
             problems.append(f"{scenario} {truth.order_id}: truth {truth}, journey {got}")
             continue
         assert truth.release == RELEASE and journey["releases"] == [RELEASE]
+        check_projects(database_url, journey, projects)
         # One trace across every HTTP and queue hop of the order.
         assert len(journey["trace_ids"]) == 1, journey["trace_ids"]
         assert {e["trace_id"] for e in journey["events"]} == set(journey["trace_ids"])
@@ -165,12 +201,13 @@ def diagnose(database_url: str, server: Server, problems: list[str]) -> str:
 
 
 def test_journeys_match_the_shop_ground_truth_in_every_scenario(
-    system: tuple[Server, Shop], database_url: str
+    system: tuple[Server, Shop], database_url: str, projects: dict[str, ProjectKey]
 ) -> None:
     server, shop = system
+    project_ids = {service: project.id for service, project in projects.items()}
     problems: list[str] = []
     for scenario in ORDER_OF_SCENARIOS:
-        problems += check_scenario(server, shop, scenario)
+        problems += check_scenario(server, shop, scenario, database_url, project_ids)
     assert problems == [], diagnose(database_url, server, problems)
     # Card numbers never reach the backend unmasked, in any payload.
     database = Database(DatabaseSettings(database_url=database_url))

@@ -1,12 +1,13 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from sqlalchemy import inspect, select
 
 from store import migrations
 from store.engine import Database
-from store.models import Base, Event, EventRollup, Project
+from store.models import Base, Event, EventRollup, Journey, Project
 from store.settings import DatabaseSettings
 
 
@@ -80,5 +81,35 @@ def test_events_stored_before_the_rollups_are_counted_into_them(empty_database_u
         )
         assert (rollup.events, rollup.errors) == (3, 2)
         assert rollup.last_error_at == at + timedelta(minutes=2)
+    finally:
+        database.dispose()
+
+
+def test_journeys_stored_before_flows_are_checkout_journeys(empty_database_url: str) -> None:
+    migrations.upgrade(empty_database_url, "0006")
+    database = Database(DatabaseSettings(database_url=empty_database_url))
+    at = datetime(2026, 11, 26, 10, 42, 7, tzinfo=UTC)
+    journey = {
+        "key": "o-1", "status": "completed", "first_seen_at": at, "last_seen_at": at,
+        "event_count": 1, "error_count": 0, "services": ["order"], "impacted_services": [],
+        "missing_hops": [], "releases": [], "environments": [], "trace_ids": [], "hops": [],
+        "updated_at": at,
+    }  # fmt: skip
+    try:
+        with database.engine.begin() as connection:
+            # The journey table as 0006 left it: every column but `flow`.
+            columns = [sa.column(name, Journey.__table__.c[name].type) for name in journey]
+            connection.execute(sa.table("journey", *columns).insert(), [journey])
+        migrations.upgrade(empty_database_url)
+        with database.engine.begin() as connection:
+            assert connection.execute(select(Journey.flow, Journey.key)).all() == [
+                ("checkout", "o-1")
+            ]
+            # One key in two flows is two journeys.
+            connection.execute(Journey.__table__.insert(), [{**journey, "flow": "refund"}])
+        migrations.downgrade(empty_database_url, "0006")
+        with database.engine.begin() as connection:
+            keys = connection.execute(sa.text("SELECT key FROM journey")).scalars().all()
+        assert keys == ["o-1"]
     finally:
         database.dispose()

@@ -1,10 +1,8 @@
 """spans and logs: span and log_entry rows, and the business keys each carries
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-02 14:15:44.925762
-
-To be renumbered 0008 (down_revision "0007") when merged after the `flows` branch's 0007.
 """
 
 from collections.abc import Sequence
@@ -14,8 +12,8 @@ from alembic import op
 
 import store.types
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
