@@ -142,8 +142,8 @@ def prune_command(
     database.dispose()
     typer.echo(
         f"pruned {result.events} events, {result.journeys} journeys, "
-        f"{result.deliveries} webhook deliveries, {result.session_states} session states "
-        f"older than {days:g} days"
+        f"{result.deliveries} webhook deliveries, {result.session_states} session states, "
+        f"{result.spans} spans, {result.logs} log entries older than {days:g} days"
     )
 
 
