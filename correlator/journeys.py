@@ -110,9 +110,9 @@ def summarize(
 ) -> JourneySummary:
     """The journey these events make under `rule`, as it stands at `now`.
 
-    Only hops of `known_services` (every service that ever sent an event; None: all) are
-    expected: a hop of a service the system does not have can never be the missing one (its
-    row in the hop table says `unseen`).
+    `known_services` (every service that ever sent an event; None: all) decides which hops are
+    expected (`_expected_services`): a hop of a service the system does not have can never be
+    the missing one (its row in the hop table says `unseen`).
     Events are walked in the order their work began. An event from the service of the next
     expected hop reaches it; one from the service of a hop already reached belongs to the latest
     such hop; one from the service of a later hop reaches that hop (the hops between are
@@ -121,11 +121,12 @@ def summarize(
     never stalled (quiet past `stall_after` without an error, nothing expected is missing).
     """
     ordered = sorted(events, key=lambda e: (e.started_at, e.id))
+    expected = _expected_services(rule.hops, known_services)
     table = [
         HopState(
             service=hop.service,
             name=hop.name,
-            status="pending" if known_services is None or hop.service in known_services else UNSEEN,
+            status="pending" if expected is None or hop.service in expected else UNSEEN,
         )
         for hop in rule.hops
     ]
@@ -154,6 +155,24 @@ def summarize(
         trace_ids=_distinct(e.trace_id for e in ordered),
         hops=table,
     )
+
+
+def _expected_services(
+    hops: Sequence[Hop], known_services: Collection[str] | None
+) -> Collection[str] | None:
+    """The services whose hops are expected (None: all of them).
+
+    When at least half of the flow's services have sent events, the flow is evidently this
+    system's, and a declared service that has sent nothing yet is expected all the same: it may
+    have been down since the first event (a shipping outage on a fresh database must stall
+    orders at shipping, not complete them). Otherwise only the services seen are: the rules
+    describe another system, and a hop of a service it does not have is never the missing one.
+    """
+    if known_services is None:
+        return None
+    declared = {hop.service for hop in hops}
+    seen = declared.intersection(known_services)
+    return declared if 2 * len(seen) >= len(declared) else seen
 
 
 def _walk(ordered: Sequence[TimelineEvent], hops: list[HopState]) -> dict[int, HopState]:

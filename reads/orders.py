@@ -11,6 +11,7 @@ from reads import schemas
 from reads.logs import order_logs
 from reads.membership import memberships
 from reads.spans import span_count
+from reads.status_reason import status_reason
 from store.models import Event, Journey, JourneyEvent, JourneyLabel
 from store.statuses import STATUSES
 
@@ -126,6 +127,7 @@ def order_detail(session: Session, journey: Journey) -> schemas.OrderDetail:
         events=[schemas.from_row(schemas.OrderEvent, e, joined_by=joined.get(e.id)) for e in found],
         logs=order_logs(session, journey),
         span_count=span_count(session, journey.trace_ids),
+        status_reason=status_reason(journey, found),
     )
 
 

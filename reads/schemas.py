@@ -273,6 +273,7 @@ class OrderDetail(BaseModel):
     order_id: str
     flow: str
     status: str
+    status_reason: str  # why it has that status, in one sentence
     first_seen: datetime
     last_seen: datetime
     services: list[str]

@@ -10,6 +10,7 @@ from dashboard.pages.common import DETAILED_EVENTS, PAGE_SIZE, parse_time, rende
 from dashboard.timeline import build
 from reads import events, membership, orders, releases, services
 from reads.paging import parse_cursor
+from reads.status_reason import status_reason
 from rules.config import current_rules
 from store.errors import BadRequest, NotFound
 from store.statuses import STATUSES
@@ -71,6 +72,7 @@ def order(request: Request, order_id: str, session: SessionDep) -> Response:
         events=found,
         details={e.id: details(e) for e in found[:DETAILED_EVENTS]},
         joined=membership.memberships(session, journey, found),
+        reason=status_reason(journey, found),
         timeline=build(found, journey.hops, journey.failed_service),
     )
 

@@ -123,8 +123,22 @@ def test_order_detail_has_hops_and_events_oldest_first(
     assert set(detail) >= {
         "order_id", "services", "impacted_services", "releases", "environments", "hops",
     }  # fmt: skip
+    assert detail["status_reason"].startswith("nothing happened for more than 300 s after ")
+    assert detail["status_reason"].endswith(
+        "the next expected hop, 'sent and delivered' at shipping, never came"
+    )
     missing = client.get(f"/api/v1/orders/{uuid.uuid4()}")
     assert missing.status_code == 404 and "no order" in missing.json()["detail"]
+
+
+def test_every_status_says_why(client: TestClient, orders: dict[str, dict[str, str]]) -> None:
+    failed = next(k for k, v in orders.items() if v["upto"] == "payment-error")
+    reason = get(client, f"/api/v1/orders/{failed}")["status_reason"]
+    assert reason.startswith("an error in payment, ") and "the first that no other" in reason
+    done = next(k for k, v in orders.items() if v["upto"] == "shipping")
+    assert get(client, f"/api/v1/orders/{done}")["status_reason"] == (
+        "its last expected hop, 'sent and delivered' at shipping, happened"
+    )
 
 
 def test_services_count_events_errors_and_impacted_orders(

@@ -163,18 +163,40 @@ def test_learned_hops_stall_the_journey_at_the_next_learned_service() -> None:
 
 
 def test_a_declared_hop_of_a_service_never_seen_is_not_missing() -> None:
-    # ACME's rules, but this system has no shipping service: nothing after the shipment
-    # request is expected, and the hop table says why.
+    # Rules of a flow whose services this system mostly does not have: it has only "order" and
+    # "payment" of four; nothing after the payment is expected, and the hop table says why.
+    flow = FlowRule(
+        name="refund",
+        key="order_id",
+        hops=[
+            Hop(service=s, name=s) for s in ("frontend", "order", "payment", "refunds", "ledger")
+        ],
+    )
+    events = [info(2, "order", 10), info(3, "payment", 20)]
+    known = {"order", "payment", "web", "billing"}
+    journey = summarize(events, flow, LATER, known_services=known)
+    assert (journey.status, journey.failed_service, journey.missing_hops) == ("completed", None, [])
+    assert [h.status for h in journey.hops] == ["unseen", "ok", "ok", "unseen", "unseen"]
+    # Without the payment the next known hop is missing, never a service it does not have.
+    stalled = summarize(events[:1], flow, LATER, known_services=known)
+    assert (stalled.status, stalled.failed_service) == ("stalled", "payment")
+    assert [h.status for h in stalled.hops] == ["unseen", "ok", "missing", "unseen", "unseen"]
+
+
+def test_a_declared_service_down_since_the_first_event_is_still_expected() -> None:
+    # ACME's rules on a fresh database whose shipping service has been down from the start:
+    # three of the flow's four services have sent events, so the flow is this system's and
+    # shipping is expected. The order stalls at shipping; it is not called completed.
     events = [info(1, "frontend", 0), info(2, "order", 10), info(3, "payment", 20)]
     events.append(info(4, "order", 30))
     known = {"frontend", "order", "payment"}
     journey = summarize(events, current_rules().journey, LATER, known_services=known)
-    assert (journey.status, journey.failed_service, journey.missing_hops) == ("completed", None, [])
-    assert [h.status for h in journey.hops] == ["ok", "ok", "ok", "ok", "unseen"]
-    # Without the shipment request the next known hop is missing, not shipping.
-    stalled = summarize(events[:3], current_rules().journey, LATER, known_services=known)
-    assert (stalled.status, stalled.failed_service) == ("stalled", "order")
-    assert [h.status for h in stalled.hops] == ["ok", "ok", "ok", "missing", "unseen"]
+    assert (journey.status, journey.failed_service, journey.missing_hops) == (
+        "stalled",
+        "shipping",
+        ["shipping"],
+    )
+    assert [h.status for h in journey.hops] == ["ok", "ok", "ok", "ok", "missing"]
 
 
 def test_a_path_is_learned_from_enough_journeys_with_its_support() -> None:
