@@ -6,7 +6,7 @@ that build batches and the code that stores them both import it, and not each ot
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from collector.checkins import CheckInItem
 from collector.sessions import SessionCounts, SessionUpdate, UserSeen
@@ -61,6 +61,58 @@ class NormalizedEvent:
     row: EventRow
     keys: list[Key]
     group: GroupSeed | None  # transactions are not grouped into issues
+
+
+class SpanRow(TypedDict):
+    """The columns of one span (store/models.py `Span`, less the project)."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    segment_id: str | None
+    is_segment: bool
+    service: str | None
+    op: str | None
+    name: str
+    started_at: datetime
+    ended_at: datetime
+    duration_ms: float
+    status: str | None
+    release: str | None
+    environment: str | None
+    attributes: dict[str, Any]  # capped (collector/limits.py)
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class SpanRecord:
+    row: SpanRow
+    keys: list[Key]
+
+
+class LogRow(TypedDict):
+    """The columns of one log entry (store/models.py `LogEntry`, less the project)."""
+
+    digest: str  # of the entry as received and scrubbed: a replay is stored once
+    timestamp: datetime
+    level: str
+    severity_number: int | None
+    body: str
+    template: str | None
+    parameters: list[Any]
+    trace_id: str | None
+    span_id: str | None
+    service: str | None
+    release: str | None
+    environment: str | None
+    attributes: dict[str, Any]
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    row: LogRow
+    keys: list[Key]
 
 
 @dataclass(frozen=True)
@@ -130,11 +182,17 @@ class IngestBatch:
     issues: list[SentryIssue] = field(default_factory=list)
     comments: list[SentryComment] = field(default_factory=list)
     check_ins: list[CheckInItem] = field(default_factory=list)  # cron monitors' runs
+    # Spans and log entries; and the events made of them (a span v2 segment is also a
+    # transaction, an error or fatal log entry also an error), which journeys are built from.
+    spans: list[SpanRecord] = field(default_factory=list)
+    logs: list[LogRecord] = field(default_factory=list)
+    derived: list[NormalizedEvent] = field(default_factory=list)
 
     def approximate_bytes(self) -> int:
         """Memory this batch holds while it waits: its stored payloads, and a little for the
         rest of each row."""
-        size = sum(len(e.row["payload"]) + 1024 for e in self.events)
+        size = sum(len(e.row["payload"]) + 1024 for e in [*self.events, *self.derived])
+        size += sum(len(log.row["body"]) + 1024 for log in self.logs) + 1024 * len(self.spans)
         size += len(self.delivery.payload) if self.delivery else 0
         return size + 256 * (
             len(self.sessions)
@@ -156,4 +214,7 @@ class IngestBatch:
             or self.issues
             or self.comments
             or self.check_ins
+            or self.spans
+            or self.logs
+            or self.derived
         )

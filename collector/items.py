@@ -1,4 +1,5 @@
-"""What each envelope item becomes: events, session counters, outcome counts."""
+"""What each envelope item becomes: events, spans, log entries, session counters, outcome
+counts."""
 
 from datetime import datetime
 from typing import Any
@@ -8,15 +9,19 @@ import orjson
 from collector import sessions
 from collector.batch import IngestBatch, NormalizedEvent, Outcome
 from collector.checkins import InvalidCheckIn, read_check_in
-from collector.limits import MAX_REPORT_ENTRIES
+from collector.limits import MAX_ENVELOPE_ENTRIES, MAX_ITEM_ENTRIES, MAX_REPORT_ENTRIES
+from collector.logs import read_log_items
 from collector.normalize import normalize_event
 from collector.parsers import Envelope, Item, parse_json_document, parse_store_body
 from collector.scrub import Scrubber
 from collector.settings import CollectorSettings
+from collector.spans import read_span_items, transaction_spans
 from rules.extract import KeyExtractor
 from store.errors import BadRequest, PayloadTooLarge
 
 EVENT_ITEMS = frozenset({"event", "transaction"})
+# Items of many entries each (`{"items": [...]}`), and the outcome category they count in.
+ENTRY_ITEMS = {"span": "span", "log": "log_item"}
 
 
 class ItemReader:
@@ -59,17 +64,26 @@ class ItemReader:
         received_at: datetime,
         fallback_event_id: object,
         client_ip: str | None = None,
+        batch: IngestBatch | None = None,
     ) -> NormalizedEvent:
+        """With a `batch`, a transaction's spans (itself and its `spans` array) go into it."""
         if len(payload) > self.settings.max_event_bytes:
             raise PayloadTooLarge(f"{kind} is larger than {self.settings.max_event_bytes} bytes")
         event, payload = with_client_address(*parse_json_document(payload, kind), client_ip)
-        return self.normalize(
+        event, payload = self.scrubbed(event, payload)
+        normalized = self.normalize(
             event,
             payload,
             kind=kind,
             received_at=received_at,
             fallback_event_id=fallback_event_id,
+            scrubbed=True,
         )
+        if batch is not None and kind == "transaction":
+            spans, invalid, over = transaction_spans(event, normalized, self.extractor)
+            batch.spans.extend(spans)
+            _count_spans(batch, len(spans), invalid, over)
+        return normalized
 
     def normalize(
         self,
@@ -116,7 +130,7 @@ class ItemReader:
         client_ip: str | None = None,
     ) -> IngestBatch:
         batch = IngestBatch(project_id)
-        session_items = 0
+        session_items = entries = 0
         if len(envelope.items) > self.settings.max_envelope_items:
             # Each item becomes at least a row (an outcome); SDKs send a handful per envelope.
             raise PayloadTooLarge(f"more than {self.settings.max_envelope_items} items")
@@ -132,6 +146,7 @@ class ItemReader:
                         received_at=received_at,
                         fallback_event_id=envelope.headers.get("event_id"),
                         client_ip=client_ip,
+                        batch=batch,
                     )
                 )
             elif kind in ("session", "sessions"):
@@ -145,6 +160,8 @@ class ItemReader:
                 self._client_report(batch, item)
             elif kind == "check_in":
                 self._check_in(batch, item, received_at)
+            elif kind in ENTRY_ITEMS:
+                entries += self._entries(batch, item, received_at, entries)
             else:
                 batch.outcomes.append(
                     Outcome("skipped", self.text(kind)[:64], "unsupported item type", 1)
@@ -185,6 +202,28 @@ class ItemReader:
         except InvalidCheckIn as refused:
             batch.outcomes.append(Outcome("invalid", "monitor", str(refused), 1))
 
+    def _entries(self, batch: IngestBatch, item: Item, received_at: datetime, seen: int) -> int:
+        """A span v2 or log item: scrubbed as a whole, then read entry by entry. More entries
+        than the bounds allow is 413 for the envelope (collector/limits.py); an item that is
+        no JSON object of `items` is dropped and counted as invalid, the rest kept. Returns
+        how many entries it held."""
+        category = ENTRY_ITEMS[item.type]
+        try:
+            body = self.clean(*parse_json_document(item.payload, f"{item.type} item"))
+        except BadRequest:
+            body = {}
+        found = body.get("items")
+        if not isinstance(found, list):
+            batch.outcomes.append(Outcome("invalid", category, "invalid item", _declared(item)))
+            return 0
+        if len(found) > MAX_ITEM_ENTRIES:
+            raise PayloadTooLarge(f"a {item.type} item holds more than {MAX_ITEM_ENTRIES} entries")
+        if seen + len(found) > MAX_ENVELOPE_ENTRIES:
+            raise PayloadTooLarge(f"an envelope holds more than {MAX_ENVELOPE_ENTRIES} entries")
+        read = read_span_items if item.type == "span" else read_log_items
+        read(batch, found, received_at, self.extractor)
+        return len(found)
+
     def _client_report(self, batch: IngestBatch, item: Item) -> None:
         try:
             report = self.clean(*parse_json_document(item.payload, "client_report"))
@@ -206,6 +245,25 @@ class ItemReader:
                             min(quantity, 2**31),
                         )
                     )
+
+
+def _declared(item: Item) -> int:
+    """What an item says it holds (`item_count`), for counting it when it cannot be read."""
+    count = item.headers.get("item_count")
+    if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+        return min(count, MAX_ITEM_ENTRIES)
+    return 1
+
+
+def _count_spans(batch: IngestBatch, accepted: int, invalid: int, over: int) -> None:
+    """A transaction's spans, counted as a span item's are."""
+    for outcome, reason, quantity in (
+        ("accepted", "stored", accepted),
+        ("invalid", "invalid span", invalid),
+        ("truncated", f"spans over {MAX_ITEM_ENTRIES} per transaction dropped", over),
+    ):
+        if quantity:
+            batch.outcomes.append(Outcome(outcome, "span", reason, quantity))
 
 
 AUTO = "{{auto}}"

@@ -27,6 +27,21 @@ MAX_FORMAT_WIDTH = 32
 # Entries of a client report and buckets of a `sessions` item become rows: SDKs send a few.
 MAX_REPORT_ENTRIES = 100
 MAX_SESSION_BUCKETS = 1000
+# Spans and logs (collector/telemetry.py, spans.py, logs.py). Each entry becomes a row and its
+# keys: an item holds at most MAX_ITEM_ENTRIES (the span protocol's own bound; more is 413 for
+# the envelope), an envelope at most MAX_ENVELOPE_ENTRIES of them all (413 too). An entry keeps
+# at most MAX_ATTRIBUTES attributes (the rest dropped and counted), names cut at
+# MAX_ATTRIBUTE_NAME, string values at MAX_ATTRIBUTE_VALUE, arrays at MAX_ATTRIBUTE_ARRAY
+# elements (counted); a log body is cut at MAX_LOG_BODY bytes (counted), a span name at
+# MAX_SPAN_NAME characters. A transaction's own `spans` array is read up to MAX_ITEM_ENTRIES.
+MAX_ITEM_ENTRIES = 1000
+MAX_ENVELOPE_ENTRIES = 10_000
+MAX_ATTRIBUTES = 256
+MAX_ATTRIBUTE_NAME = 128
+MAX_ATTRIBUTE_VALUE = 1024
+MAX_ATTRIBUTE_ARRAY = 32
+MAX_LOG_BODY = 64 * 1024
+MAX_SPAN_NAME = 2048
 
 
 def _too_deep(value: Any, limit: int) -> bool:

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, String, Table, bindparam, case, select, updat
 
 from collector.batch import IngestBatch, NormalizedEvent
 from collector.persist_checkins import write_check_ins
+from collector.persist_telemetry import write_telemetry
 from collector.persist_webhooks import accept_deliveries, write_comments, write_sentry_issues
 from collector.rollup import count_events
 from collector.sessions import SessionCounts, UserSeen
@@ -83,6 +84,7 @@ def write_batches(
     if events:
         found = _ensure_issues(connection, events, known_issues)
         _insert_events(connection, events, {**known_issues, **found})
+    write_telemetry(connection, batches)
     write_sentry_issues(connection, batches)
     write_comments(connection, batches)
     _write_sessions(connection, batches)
@@ -108,7 +110,7 @@ def _unique_events(batches: Sequence[IngestBatch]) -> list[_Pending]:
     before are skipped by the insert itself (ON CONFLICT DO NOTHING)."""
     pending: dict[tuple[int, str], _Pending] = {}
     for batch in batches:
-        for event in batch.events:
+        for event in [*batch.events, *batch.derived]:
             item = _Pending(batch.project_id, event)
             pending.setdefault(item.key, item)
     return list(pending.values())

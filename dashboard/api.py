@@ -12,6 +12,7 @@ from reads import (
     events,
     flows,
     issues,
+    logs,
     monitors,
     orders,
     outcomes,
@@ -55,8 +56,34 @@ def get_event(event_id: str, session: SessionDep) -> schemas.EventDetail:
 
 @router.get("/traces/{trace_id}", response_model=schemas.TraceEvents)
 def trace_events(trace_id: str, session: SessionDep) -> schemas.TraceEvents:
-    """The events of one trace, across every service it crossed, oldest first."""
+    """The events of one trace, across every service it crossed, oldest first; its spans
+    (a flat list linked by `parent_span_id`) and its log entries."""
     return events.trace_events(session=session, trace_id=trace_id)
+
+
+@router.get("/logs", response_model=schemas.LogList)
+def list_logs(
+    session: SessionDep,
+    order_id: Annotated[str | None, Query(description="keyed by it, or on its traces")] = None,
+    trace_id: Annotated[str | None, Query(description="32 hex characters")] = None,
+    service: str | None = None,
+    level: Annotated[str | None, Query(description="trace|debug|info|warn|error|fatal")] = None,
+    release: str | None = None,
+    q: Annotated[str | None, Query(description="a substring of the body, any case")] = None,
+    since: Annotated[str | None, Query(description="ISO 8601; UTC when no offset")] = None,
+    until: Annotated[str | None, Query(description="ISO 8601; UTC when no offset")] = None,
+    limit: Annotated[str | None, Query(description="1-500, default 50")] = None,
+    cursor: str | None = None,
+) -> schemas.LogList:
+    """Log entries, newest first. Parameters are checked by the read side: a bad one is a
+    400 that names it."""
+    filters = logs.log_filter(
+        order_id=order_id, trace_id=trace_id, service=service, level=level,
+        release=release, q=q, since=since, until=until,
+    )  # fmt: skip
+    return logs.list_logs(
+        session, filters, limit=logs.parse_limit(limit), cursor=parse_cursor(cursor)
+    )
 
 
 @router.get("/issues", response_model=schemas.IssueList)

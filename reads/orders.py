@@ -8,7 +8,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from reads import schemas
+from reads.logs import order_logs
 from reads.membership import memberships
+from reads.spans import span_count
 from reads.status_reason import status_reason
 from store.models import Event, Journey, JourneyEvent, JourneyLabel
 from store.statuses import STATUSES
@@ -133,6 +135,8 @@ def order_detail(session: Session, journey: Journey) -> schemas.OrderDetail:
         journey,
         hops=[schemas.Hop.model_validate(hop) for hop in journey.hops],
         events=[schemas.from_row(schemas.OrderEvent, e, joined_by=joined.get(e.id)) for e in found],
+        logs=order_logs(session, journey),
+        span_count=span_count(session, journey.trace_ids),
         status_reason=status_reason(journey, found),
     )
 

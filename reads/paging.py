@@ -7,7 +7,7 @@ from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from store.errors import BadRequest
-from store.models import CheckIn, Issue, Monitor, WebhookDelivery
+from store.models import CheckIn, Issue, LogEntry, Monitor, WebhookDelivery
 
 MAX_CURSOR_DIGITS = 18  # ids are 64-bit
 
@@ -21,7 +21,7 @@ def parse_cursor(cursor: str | None) -> int | None:
     return int(cursor)
 
 
-Row = TypeVar("Row", Issue, WebhookDelivery, Monitor, CheckIn)
+Row = TypeVar("Row", Issue, WebhookDelivery, Monitor, CheckIn, LogEntry)
 
 
 def page_by_id(

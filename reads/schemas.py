@@ -71,9 +71,57 @@ class EventDetail(EventSummary):
     payload: Any
 
 
+class SpanSummary(BaseModel):
+    """One span of a trace; `parent_span_id` links the tree (None for a root, or a parent
+    that was not received). `error`: an error event of the trace names this span."""
+
+    span_id: str
+    parent_span_id: str | None
+    segment_id: str | None
+    is_segment: bool
+    service: str | None
+    op: str | None
+    name: str
+    start: datetime
+    end: datetime
+    duration_ms: float
+    status: str | None
+    release: str | None
+    environment: str | None
+    error: bool
+
+
+class LogSummary(BaseModel):
+    """One log entry; `id` is what the list's cursor counts in."""
+
+    id: int
+    timestamp: datetime
+    level: str
+    severity_number: int | None
+    body: str
+    template: str | None
+    parameters: list[Any]
+    trace_id: str | None
+    span_id: str | None
+    service: str | None
+    release: str | None
+    environment: str | None
+    attributes: dict[str, Any]
+
+
+class LogList(BaseModel):
+    logs: list[LogSummary]
+    next_cursor: str | None
+
+
 class TraceEvents(BaseModel):
+    """A trace's events, spans (oldest first, flat, linked by `parent_span_id`) and log
+    entries (oldest first)."""
+
     trace_id: str
     events: list[EventSummary]
+    spans: list[SpanSummary]
+    logs: list[LogSummary]
 
 
 class IssueSummary(BaseModel):
@@ -241,6 +289,8 @@ class OrderDetail(BaseModel):
     error_count: int
     hops: list[Hop]
     events: list[OrderEvent]
+    logs: list[LogSummary]  # the newest ORDER_LOG_LIMIT (reads/logs.py), newest first
+    span_count: int  # spans of the order's traces
 
 
 class ServiceImpact(BaseModel):
@@ -397,7 +447,13 @@ class MonitorDetail(MonitorSummary):
 Shape = TypeVar("Shape", bound=BaseModel)
 # Where a response field's name differs from the stored column's: the API keeps the names the
 # public interface promised (docs/reference.md), the tables the `_at` convention.
-COLUMN_OF = {"first_seen": "first_seen_at", "last_seen": "last_seen_at", "order_id": "key"}
+COLUMN_OF = {
+    "first_seen": "first_seen_at",
+    "last_seen": "last_seen_at",
+    "order_id": "key",
+    "start": "started_at",
+    "end": "ended_at",
+}
 
 
 def from_row(shape: type[Shape], row: object, **given: Any) -> Shape:

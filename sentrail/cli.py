@@ -166,7 +166,8 @@ def prune_command(
     typer.echo(
         f"pruned {result.events} events, {result.journeys} journeys, "
         f"{result.deliveries} webhook deliveries, {result.session_states} session states, "
-        f"{result.check_ins} check-ins older than {days:g} days"
+        f"{result.check_ins} check-ins, {result.spans} spans, {result.logs} log entries "
+        f"older than {days:g} days"
     )
 
 

@@ -55,7 +55,7 @@ def rekey(
                 continue
             wanted[event.id] = {
                 (key.name, key.value, key.carrier, key.overruled or None)
-                for key in keys_of(extractor, event.payload)
+                for key in keys_of(extractor, event.payload, event.source)
             }
         result.events += len(page)
         if wanted:

@@ -142,7 +142,7 @@ def check(database: Database, rules: CorrelationRules) -> dict[str, Any]:
                 continue
             made: list[tuple[str, str]] = []
             links = [hash((TRACE, event.trace_id))] if event.trace_id else []
-            for key in keys_of(extractor, event.payload):
+            for key in keys_of(extractor, event.payload, event.source):
                 stats[key.name].add(key, event.service)
                 if key.name in flows:
                     made.append((flows[key.name], key.value))

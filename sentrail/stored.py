@@ -16,6 +16,8 @@ import orjson
 import zstandard
 from sqlalchemy import func, select
 
+from collector.entry_keys import SOURCES as ENTRY_SOURCES
+from collector.entry_keys import entry_keys
 from collector.normalize import fields_of
 from rules.extract import Key, KeyExtractor
 from store.engine import Database
@@ -59,9 +61,12 @@ class PayloadReader:
         return value if isinstance(value, dict) else None
 
 
-def keys_of(extractor: KeyExtractor, payload: dict[str, Any]) -> list[Key]:
+def keys_of(extractor: KeyExtractor, payload: dict[str, Any], source: str = "sdk") -> list[Key]:
     """The keys ingest would extract from this payload under `extractor`'s rules, NUL
-    characters dropped as `normalize_event` drops them (PostgreSQL text cannot hold them)."""
+    characters dropped as `normalize_event` drops them (PostgreSQL text cannot hold them).
+    An event made of a span or log entry (`source`) stored that entry: read as ingest did."""
+    if source in ENTRY_SOURCES:
+        return entry_keys(extractor, source, payload)
     keys = extractor.extract(fields_of(payload))
     return [k._replace(value=k.value.replace(NUL, "")) if NUL in k.value else k for k in keys]
 

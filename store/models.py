@@ -9,6 +9,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     String,
@@ -454,3 +455,102 @@ class CheckIn(Base):
     finished_at: Mapped[datetime | None]
     received_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class Span(Base):
+    """One span of a trace: a span v2 item's entry, or a transaction (its own segment) and
+    the children in its `spans` array. (project, trace, span) is unique, so a replay stores
+    nothing twice. `attributes` is capped at ingest (collector/limits.py)."""
+
+    __tablename__ = "span"
+    __table_args__ = (
+        UniqueConstraint("project_id", "trace_id", "span_id"),
+        Index(None, "trace_id"),
+        Index(None, "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    trace_id: Mapped[str] = mapped_column(String(32))
+    span_id: Mapped[str] = mapped_column(String(16))
+    parent_span_id: Mapped[str | None] = mapped_column(String(16))
+    segment_id: Mapped[str | None] = mapped_column(String(16))
+    is_segment: Mapped[bool] = mapped_column(Boolean, default=False)
+    service: Mapped[str | None] = mapped_column(String(128))
+    op: Mapped[str | None] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime]
+    duration_ms: Mapped[float] = mapped_column(Float)
+    status: Mapped[str | None] = mapped_column(String(32))
+    release: Mapped[str | None] = mapped_column(String(250))
+    environment: Mapped[str | None] = mapped_column(String(64))
+    attributes: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime]
+
+
+class SpanKey(Base):
+    """A business key a span carries (attributes, name), extracted at ingest like
+    `CorrelationKey`."""
+
+    __tablename__ = "span_key"
+    __table_args__ = (
+        UniqueConstraint("span_row_id", "name", "value"),
+        # value first: an order's spans are found by the order id alone.
+        Index(None, "value", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    span_row_id: Mapped[int] = mapped_column(ForeignKey("span.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(String(200))
+    carrier: Mapped[str] = mapped_column(String(80), default="")
+    overruled: Mapped[str | None] = mapped_column(String(250))
+
+
+class LogEntry(Base):
+    """One entry of a `log` item. `digest` (of the entry as received, scrubbed) is unique per
+    project, so a replay stores nothing twice. `attributes` is capped at ingest."""
+
+    __tablename__ = "log_entry"
+    __table_args__ = (
+        UniqueConstraint("project_id", "digest"),
+        Index(None, "trace_id"),
+        Index(None, "timestamp"),
+        Index(None, "service", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    digest: Mapped[str] = mapped_column(String(32))
+    timestamp: Mapped[datetime]
+    level: Mapped[str] = mapped_column(String(16))
+    severity_number: Mapped[int | None] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    template: Mapped[str | None] = mapped_column(Text)
+    parameters: Mapped[list[Any]] = mapped_column(JSON)
+    trace_id: Mapped[str | None] = mapped_column(String(32))
+    span_id: Mapped[str | None] = mapped_column(String(16))
+    service: Mapped[str | None] = mapped_column(String(128))
+    release: Mapped[str | None] = mapped_column(String(250))
+    environment: Mapped[str | None] = mapped_column(String(64))
+    attributes: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime]
+
+
+class LogKey(Base):
+    """A business key a log entry carries (attributes, body), extracted at ingest like
+    `CorrelationKey`."""
+
+    __tablename__ = "log_key"
+    __table_args__ = (
+        UniqueConstraint("log_row_id", "name", "value"),
+        Index(None, "value", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    log_row_id: Mapped[int] = mapped_column(ForeignKey("log_entry.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(String(200))
+    carrier: Mapped[str] = mapped_column(String(80), default="")
+    overruled: Mapped[str | None] = mapped_column(String(250))

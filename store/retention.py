@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select
 
 from store.engine import Database
-from store.models import CheckIn, Event, Journey, SessionState, WebhookDelivery
+from store.models import CheckIn, Event, Journey, LogEntry, SessionState, Span, WebhookDelivery
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +21,14 @@ class PruneResult:
     deliveries: int = 0
     session_states: int = 0
     check_ins: int = 0
+    spans: int = 0
+    logs: int = 0
 
 
 def prune(database: Database, older_than: timedelta, batch: int = 2000) -> PruneResult:
     """Deletes what is older than `older_than`; keys and journey memberships go with their
-    events (ON DELETE CASCADE). Issues, hourly counts and session totals are aggregates and
-    stay."""
+    events, spans and log entries (ON DELETE CASCADE). Issues, hourly counts and session
+    totals are aggregates and stay."""
     cutoff = datetime.now(UTC) - older_than
     result = PruneResult()
     for model, column, counter in (
@@ -35,6 +37,8 @@ def prune(database: Database, older_than: timedelta, batch: int = 2000) -> Prune
         (WebhookDelivery, WebhookDelivery.received_at, "deliveries"),
         (SessionState, SessionState.updated_at, "session_states"),
         (CheckIn, CheckIn.received_at, "check_ins"),  # a monitor's runs; monitors stay
+        (Span, Span.started_at, "spans"),
+        (LogEntry, LogEntry.timestamp, "logs"),
     ):
         while True:
             with database.writing() as connection, connection.begin():

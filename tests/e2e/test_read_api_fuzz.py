@@ -15,6 +15,8 @@ from bench.server import running_server
 from store.engine import Database
 from store.settings import DatabaseSettings
 from tests.collector.envelopes import envelope_bytes, event
+from tests.collector.telemetry_payloads import envelope, item, spans
+from tests.collector.telemetry_payloads import log as log_entry
 from tests.conftest import BACKENDS, _factory, make_project
 from tests.services import PostgresDatabases, SqliteDatabases
 
@@ -51,6 +53,14 @@ def api_schema(
             content=b'{}\n{"type":"check_in"}\n' + orjson.dumps(check_in) + b"\n",
             headers=project.auth,
         )
+        telemetry = envelope(
+            item("span", spans(order_id=sp.ORDER)),
+            item("log", [log_entry(attributes={"order_id": sp.ORDER}), log_entry(level="error")]),
+        )
+        sent = httpx.post(
+            f"{server.url}/api/{project.id}/envelope/", content=telemetry, headers=project.auth
+        )
+        assert sent.status_code == 200, sent.text
         body, headers = sp.signed(sp.envelope("created", {"issue": sp.issue()}), "issue", SECRET)
         httpx.post(f"{server.url}/webhooks/sentry", content=body, headers=headers)
         yield from_url(f"{server.url}/openapi.json")

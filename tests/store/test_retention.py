@@ -21,10 +21,15 @@ from store.models import (
     EventRollup,
     Journey,
     JourneyEvent,
+    LogEntry,
+    LogKey,
     Monitor,
+    Span,
+    SpanKey,
 )
 from store.retention import prune
 from tests.collector.envelopes import envelope_bytes, event
+from tests.collector.telemetry_payloads import envelope, item, log, spans
 from tests.conftest import ProjectKey
 
 
@@ -64,6 +69,25 @@ def test_prune_removes_what_is_older_than_the_retention(
         assert list(session.scalars(select(Journey.key))) == [new]
     assert count(database, EventRollup) == rollups_before  # counts are kept
     assert prune(database, timedelta(days=5)).events == 0
+
+
+def test_prune_removes_old_spans_and_logs_with_their_keys(
+    client: TestClient, project: ProjectKey, database: Database
+) -> None:
+    order = str(uuid.uuid4())
+    now = datetime.now(UTC).timestamp()
+    recent = spans(order_id=order)[1]
+    recent.update(start_timestamp=now - 60, end_timestamp=now - 59, span_id="c" * 16)
+    body = envelope(
+        item("span", [*spans(order_id=order), recent]),  # the example's spans are from 2025
+        item("log", [log(attributes={"order_id": order}), log(timestamp=now, body="new")]),
+    )
+    answer = client.post(f"/api/{project.id}/envelope/", content=body, headers=project.auth)
+    assert answer.status_code == 200, answer.text
+    result = prune(database, timedelta(days=5))
+    assert (result.spans, result.logs) == (2, 1)
+    assert (count(database, Span), count(database, SpanKey)) == (1, 1)
+    assert (count(database, LogEntry), count(database, LogKey)) == (1, 0)
 
 
 def test_prune_command_needs_an_age(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,145 @@
+"""What spans and log entries share at ingest: typed attributes flattened and capped, ids,
+texts, the keys they carry, and the ids of the events made of them.
+
+Attributes arrive as `{name: {"value": …, "type": …}}` (span protocol, logs protocol); they
+are read as a flat `{name: value}` map, the way the correlation rules read an event's tags and
+extra, so that the same `KeyExtractor` finds an order id in either.
+"""
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from collector.limits import (
+    MAX_ATTRIBUTE_ARRAY,
+    MAX_ATTRIBUTE_NAME,
+    MAX_ATTRIBUTE_VALUE,
+    MAX_ATTRIBUTES,
+    MAX_SCANNED_TEXT,
+)
+from rules.extract import EventFields, Key, KeyExtractor
+
+HEX32 = re.compile(r"^[0-9a-f]{32}$")
+HEX16 = re.compile(r"^[0-9a-f]{16}$")
+TAG_LIMIT = 200  # as event tags (collector/normalize.py)
+NUL = "\x00"
+# Carriers the extractor names for tags and extra: for spans and logs both are attributes.
+ATTRIBUTE_CARRIER = re.compile(r"(^|; )(?:tag|extra):")
+
+
+@dataclass
+class Attributes:
+    """An entry's attributes as stored, and what capping them cost."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    dropped: int = 0  # attributes beyond MAX_ATTRIBUTES
+    cut: int = 0  # values (strings, arrays) cut short
+
+    def text(self, *names: str, limit: int = 250) -> str | None:
+        """The first of `names` that holds a non-empty scalar, as text."""
+        for name in names:
+            value = self.values.get(name)
+            if value is not None and not isinstance(value, list | dict) and value != "":
+                return clean(_scalar_text(value), limit)
+        return None
+
+
+def clean(value: str, limit: int) -> str:
+    """Text for a column: cut, and without NUL (PostgreSQL text cannot hold it)."""
+    return value[:limit].replace(NUL, "")
+
+
+def text_of(value: object, limit: int) -> str | None:
+    if isinstance(value, str) and value:
+        return clean(value, limit) or None
+    return None
+
+
+def hex_id(value: object, pattern: re.Pattern[str]) -> str | None:
+    """A trace (32 hex) or span (16 hex) id, lower-cased; None unless valid."""
+    if not isinstance(value, str) or len(value) > 36:
+        return None
+    candidate = value.replace("-", "").lower()
+    return candidate if pattern.match(candidate) else None
+
+
+def attributes_of(raw: object) -> Attributes:
+    """At most MAX_ATTRIBUTES of them, names and values capped; `{"value": v, "type": t}` is
+    read as `v`, and a bare value (an SDK that skips the type) as itself."""
+    found = Attributes()
+    if not isinstance(raw, dict):
+        return found
+    for index, (name, given) in enumerate(raw.items()):
+        if index >= MAX_ATTRIBUTES:
+            found.dropped = len(raw) - MAX_ATTRIBUTES
+            break
+        value = given.get("value") if isinstance(given, dict) and "value" in given else given
+        capped, was_cut = _capped(value)
+        found.values[clean(str(name), MAX_ATTRIBUTE_NAME)] = capped
+        found.cut += was_cut
+    return found
+
+
+def _capped(value: Any) -> tuple[Any, bool]:
+    if value is None or isinstance(value, bool | int | float):
+        return value, False
+    if isinstance(value, str):
+        return clean(value, MAX_ATTRIBUTE_VALUE), len(value) > MAX_ATTRIBUTE_VALUE
+    if isinstance(value, list):
+        items = [_capped(v)[0] for v in value[:MAX_ATTRIBUTE_ARRAY]]
+        items = [v if not isinstance(v, list | dict) else _json_text(v) for v in items]
+        return items, len(value) > MAX_ATTRIBUTE_ARRAY
+    text = _json_text(value)  # an object: not an attribute type, kept as its JSON text
+    return clean(text, MAX_ATTRIBUTE_VALUE), len(text) > MAX_ATTRIBUTE_VALUE
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()[: MAX_ATTRIBUTE_VALUE + 1]
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
+
+
+def tags_of(attributes: Attributes) -> dict[str, str]:
+    """The scalar attributes as strings: how an event made of a span or log shows them."""
+    return {
+        name[:TAG_LIMIT]: _scalar_text(value)[:TAG_LIMIT]
+        for name, value in attributes.values.items()
+        if value is not None and not isinstance(value, list | dict)
+    }
+
+
+def keys_of(extractor: KeyExtractor, attributes: Attributes, carrier: str, text: str) -> list[Key]:
+    """The business keys of a span or log entry: its attributes as tags and extra, its name
+    or body as a text the rules' patterns read; carriers say `attribute:<name>`."""
+    fields = EventFields(
+        tags_of(attributes), [], attributes.values, [(carrier, text[:MAX_SCANNED_TEXT])]
+    )
+    return [_attribute_carrier(key) for key in extractor.extract(fields)]
+
+
+def _attribute_carrier(key: Key) -> Key:
+    return key._replace(
+        carrier=ATTRIBUTE_CARRIER.sub(r"\1attribute:", key.carrier)[:80],
+        overruled=ATTRIBUTE_CARRIER.sub(r"\1attribute:", key.overruled)[:250],
+        value=key.value.replace(NUL, ""),
+    )
+
+
+def derived_event_id(*parts: str) -> str:
+    """The event id of an event made of a span or log entry: the same every time the same
+    entry arrives, so a replay is stored once (the event table's unique event id)."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def digest_of(entry: Mapping[str, Any]) -> str:
+    """An entry's identity when the protocol gives it none (log entries)."""
+    data = orjson.dumps(entry, option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(data, digest_size=16).hexdigest()

@@ -1,0 +1,154 @@
+"""Reading log entries: the filtered list (newest first, cursor paging), a trace's entries,
+an order's newest entries.
+
+Every filter is checked here, so a bad one is a 400 with a message that names it; and every
+cost is bounded: `q` (a substring of the body, which no index serves) reads at most
+Q_SCAN_ROWS entries past the cursor.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, func, or_, select
+from sqlalchemy.orm import Session
+
+from reads import schemas
+from reads.paging import page_by_id
+from store.errors import BadRequest
+from store.models import Journey, LogEntry, LogKey
+
+LEVELS = ("trace", "debug", "info", "warn", "error", "fatal")
+MAX_LIMIT = 500
+MAX_TEXT = 200  # the longest filter value (ids, names, `q`)
+Q_SCAN_ROWS = 100_000
+ORDER_LOG_LIMIT = 200
+TRACE_LOG_LIMIT = 1000
+ORDER_TRACE_LIMIT = 100
+ORDER_FLOWS = 20  # journeys of one key read (one per flow)
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    order_id: str | None = None
+    trace_id: str | None = None
+    service: str | None = None
+    level: str | None = None
+    release: str | None = None
+    q: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def log_filter(**given: str | None) -> LogFilter:
+    """The filters as sent (query strings), checked: a bad one is refused (400)."""
+    values: dict[str, Any] = {}
+    for name, value in given.items():
+        if value is None or value == "":
+            continue
+        if len(value) > MAX_TEXT:
+            raise BadRequest(f"{name} is longer than {MAX_TEXT} characters")
+        values[name] = value
+    if "level" in values and values["level"] not in LEVELS:
+        raise BadRequest(f"level must be one of {', '.join(LEVELS)}")
+    if "trace_id" in values:
+        trace_id = values["trace_id"].replace("-", "").lower()
+        if len(trace_id) != 32 or not all(c in "0123456789abcdef" for c in trace_id):
+            raise BadRequest("trace_id must be 32 hex characters")
+        values["trace_id"] = trace_id
+    for name in ("since", "until"):
+        if name in values:
+            values[name] = _time(name, values[name])
+    return LogFilter(**values)
+
+
+def _time(name: str, value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadRequest(f"{name} must be an ISO 8601 time (2026-12-02T14:00:00Z)") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def parse_limit(limit: str | None, default: int = 50) -> int:
+    if limit is None or limit == "":
+        return default
+    if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit[:4]) <= MAX_LIMIT:
+        raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    return int(limit)
+
+
+def log_summary(row: LogEntry) -> schemas.LogSummary:
+    return schemas.from_row(schemas.LogSummary, row)
+
+
+def list_logs(
+    session: Session, filters: LogFilter, *, limit: int, cursor: int | None
+) -> schemas.LogList:
+    """Newest first (by arrival: the id), `limit` at a time."""
+    query = select(LogEntry).where(*_conditions(session, filters))
+    if filters.q:
+        start = cursor if cursor is not None else _newest_id(session) + 1
+        query = query.where(
+            LogEntry.id >= start - Q_SCAN_ROWS,
+            func.lower(LogEntry.body).contains(filters.q.lower(), autoescape=True),
+        )
+    rows, next_cursor = page_by_id(session, LogEntry, query, limit, cursor)
+    return schemas.LogList(logs=[log_summary(r) for r in rows], next_cursor=next_cursor)
+
+
+def _newest_id(session: Session) -> int:
+    return int(session.scalar(select(func.max(LogEntry.id))) or 0)
+
+
+def _conditions(session: Session, filters: LogFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    for column, value in (
+        (LogEntry.trace_id, filters.trace_id),
+        (LogEntry.service, filters.service),
+        (LogEntry.level, filters.level),
+        (LogEntry.release, filters.release),
+    ):
+        if value is not None:
+            conditions.append(column == value)
+    if filters.since is not None:
+        conditions.append(LogEntry.timestamp >= filters.since)
+    if filters.until is not None:
+        conditions.append(LogEntry.timestamp <= filters.until)
+    if filters.order_id is not None:
+        # One key may make journeys in several flows (a checkout and a refund): all of them.
+        found = session.scalars(
+            select(Journey.trace_ids).where(Journey.key == filters.order_id).limit(ORDER_FLOWS)
+        )
+        traces = list(dict.fromkeys(t for trace_ids in found for t in trace_ids))
+        conditions.append(of_order(filters.order_id, traces))
+    return conditions
+
+
+def of_order(order_id: str, trace_ids: list[str]) -> ColumnElement[bool]:
+    """An order's entries: those carrying its id as a key, and those on its journey's traces."""
+    keyed = LogEntry.id.in_(select(LogKey.log_row_id).where(LogKey.value == order_id))
+    traces = trace_ids[:ORDER_TRACE_LIMIT]
+    return or_(keyed, LogEntry.trace_id.in_(traces) if traces else false())
+
+
+def trace_logs(session: Session, trace_id: str) -> list[schemas.LogSummary]:
+    """A trace's entries, oldest first, the first TRACE_LOG_LIMIT."""
+    rows = session.scalars(
+        select(LogEntry)
+        .where(LogEntry.trace_id == trace_id)
+        .order_by(LogEntry.timestamp, LogEntry.id)
+        .limit(TRACE_LOG_LIMIT)
+    )
+    return [log_summary(r) for r in rows]
+
+
+def order_logs(session: Session, journey: Journey) -> list[schemas.LogSummary]:
+    """An order's newest ORDER_LOG_LIMIT entries, newest first."""
+    rows = session.scalars(
+        select(LogEntry)
+        .where(of_order(journey.key, journey.trace_ids))
+        .order_by(LogEntry.id.desc())
+        .limit(ORDER_LOG_LIMIT)
+    )
+    return [log_summary(r) for r in rows]

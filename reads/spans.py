@@ -1,0 +1,39 @@
+"""Reading spans: the spans of one trace, and how many an order's traces hold."""
+
+from collections.abc import Collection
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from reads import schemas
+from store.models import Span
+
+# A trace's spans returned at once (an SDK sends at most 1,000 per transaction; a trace that
+# crosses many services holds more, but the first this many are what a reader can follow).
+TRACE_SPAN_LIMIT = 5000
+# The traces of one order counted (an order crosses a handful).
+ORDER_TRACE_LIMIT = 100
+
+
+def trace_spans(
+    session: Session, trace_id: str, error_span_ids: Collection[str]
+) -> list[schemas.SpanSummary]:
+    """Oldest first, a flat list whose `parent_span_id` links the tree; `error_span_ids`: the
+    spans an error event of the trace names."""
+    rows = session.scalars(
+        select(Span)
+        .where(Span.trace_id == trace_id)
+        .order_by(Span.started_at, Span.id)
+        .limit(TRACE_SPAN_LIMIT)
+    )
+    return [
+        schemas.from_row(schemas.SpanSummary, row, error=row.span_id in error_span_ids)
+        for row in rows
+    ]
+
+
+def span_count(session: Session, trace_ids: list[str]) -> int:
+    if not trace_ids:
+        return 0
+    query = select(func.count()).where(Span.trace_id.in_(trace_ids[:ORDER_TRACE_LIMIT]))
+    return int(session.scalar(query) or 0)
