@@ -11,6 +11,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, String, Table, bindparam, case, select, update
 
 from collector.batch import IngestBatch, NormalizedEvent
+from collector.persist_feedback import ProjectOutcome, write_attachments, write_feedback
 from collector.persist_webhooks import accept_deliveries, write_comments, write_sentry_issues
 from collector.rollup import count_events
 from collector.sessions import SessionCounts, UserSeen
@@ -85,7 +86,8 @@ def write_batches(
     write_sentry_issues(connection, batches)
     write_comments(connection, batches)
     _write_sessions(connection, batches)
-    _write_outcomes(connection, batches)
+    stored = write_feedback(connection, batches) + write_attachments(connection, batches)
+    _write_outcomes(connection, batches, stored)
     return found
 
 
@@ -399,12 +401,16 @@ def _write_sessions(connection: Connection, batches: Sequence[IngestBatch]) -> N
         connection.execute(statement, [users[k] for k in sorted(users)])
 
 
-def _write_outcomes(connection: Connection, batches: Sequence[IngestBatch]) -> None:
+def _write_outcomes(
+    connection: Connection, batches: Sequence[IngestBatch], stored: Sequence[ProjectOutcome]
+) -> None:
+    """The batches' outcomes and `stored`, what the transaction itself decided (feedback and
+    attachments: stored, duplicate, over quota)."""
     hour = hour_of(utcnow())
     merged: dict[tuple[Any, ...], int] = defaultdict(int)
-    for batch in batches:
-        for o in batch.outcomes:
-            merged[(batch.project_id, o.outcome, o.category, o.reason)] += o.quantity
+    outcomes = [(b.project_id, o) for b in batches for o in b.outcomes] + list(stored)
+    for project_id, o in outcomes:
+        merged[(project_id, o.outcome, o.category, o.reason)] += o.quantity
     rows = [
         {"project_id": p, "hour_at": hour, "outcome": o, "category": c, "reason": r, "quantity": q}
         for (p, o, c, r), q in sorted(merged.items())
