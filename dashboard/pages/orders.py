@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from dashboard.event_details import details
 from dashboard.pages.common import DETAILED_EVENTS, PAGE_SIZE, parse_time, render
 from dashboard.timeline import build
-from reads import events, membership, orders, releases, services
+from reads import events, feedback, membership, orders, releases, services
 from reads.paging import parse_cursor
 from store.errors import BadRequest, NotFound
 from store.statuses import STATUSES
@@ -70,6 +70,7 @@ def order(request: Request, order_id: str, session: SessionDep) -> Response:
         details={e.id: details(e) for e in found[:DETAILED_EVENTS]},
         joined=membership.memberships(session, journey, found),
         timeline=build(found, journey.hops, journey.failed_service),
+        feedback=feedback.order_feedback(session, journey),
     )
 
 
