@@ -390,6 +390,7 @@ class Feedback(Base):
         Index(None, "trace_id"),
         Index(None, "order_id"),
         Index(None, "release"),
+        Index(None, "received_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -87,6 +87,7 @@ def upgrade() -> None:
             batch_op.f("ix_feedback_associated_event_id"), ["associated_event_id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_feedback_order_id"), ["order_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_feedback_received_at"), ["received_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_feedback_release"), ["release"], unique=False)
         batch_op.create_index(batch_op.f("ix_feedback_trace_id"), ["trace_id"], unique=False)
 
@@ -95,6 +96,7 @@ def downgrade() -> None:
     with op.batch_alter_table("feedback", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_feedback_trace_id"))
         batch_op.drop_index(batch_op.f("ix_feedback_release"))
+        batch_op.drop_index(batch_op.f("ix_feedback_received_at"))
         batch_op.drop_index(batch_op.f("ix_feedback_order_id"))
         batch_op.drop_index(batch_op.f("ix_feedback_associated_event_id"))
 
