@@ -8,12 +8,13 @@ conditional UPDATE, so two collectors storing at once cannot both take the last 
 the check never sums the attachment table (docs/decisions.md#14).
 """
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Connection, Integer, Table, bindparam, update
+from sqlalchemy import BigInteger, Connection, Integer, Table, bindparam, delete, update
 
 from collector.batch import AttachmentRow, IngestBatch, Outcome
 from store.models import Attachment, AttachmentUsage, Feedback
@@ -43,16 +44,13 @@ def _statements(dialect: str) -> dict[str, Any]:
         .returning(feedback_table.c.project_id, feedback_table.c.event_id),
         "attachment": dialect_insert(dialect, attachment_table)
         .on_conflict_do_nothing(index_elements=["event_id", "project_id", "filename"])
-        .returning(attachment_table.c.id),
+        .returning(attachment_table.c.id, attachment_table.c.event_id, attachment_table.c.filename),
         "reserve": update(usage_table)
         .where(
             usage_table.c.project_id == project,
             usage_table.c.bytes + size <= bindparam("b_quota"),
         )
         .values(bytes=usage_table.c.bytes + size),
-        "release": update(usage_table)
-        .where(usage_table.c.project_id == project)
-        .values(bytes=usage_table.c.bytes - size),
     }
 
 
@@ -80,30 +78,72 @@ def write_attachments(
 ) -> list[ProjectOutcome]:
     """Stores each attachment once while its project has room; returns an outcome for each
     attachment item received (stored, duplicate, or over the project's quota)."""
-    received = [(b.project_id, b.attachment_quota, row) for b in batches for row in b.attachments]
-    if not received:
+    by_project: dict[int, list[AttachmentRow]] = defaultdict(list)
+    quotas: dict[int, int] = {}
+    for batch in batches:
+        by_project[batch.project_id] += batch.attachments
+        if batch.attachments:
+            quotas[batch.project_id] = batch.attachment_quota
+    if not quotas:
         return []
-    projects = sorted({project_id for project_id, _, _ in received})
     insert_ignore(
-        connection, usage_table, [{"project_id": p, "bytes": 0} for p in projects], ["project_id"]
+        connection,
+        usage_table,
+        [{"project_id": p, "bytes": 0} for p in sorted(quotas)],
+        ["project_id"],
     )
     # One order across collectors: usage rows and unique keys are locked in the same order.
-    received.sort(key=lambda r: (r[0], r[2].event_id, r[2].filename))
     return [
-        (project_id, _store_attachment(connection, project_id, quota, row))
-        for project_id, quota, row in received
+        (project_id, outcome)
+        for project_id in sorted(quotas)
+        for outcome in _store_for_project(
+            connection, project_id, quotas[project_id], by_project[project_id]
+        )
     ]
 
 
-def _store_attachment(
-    connection: Connection, project_id: int, quota: int, row: AttachmentRow
-) -> Outcome:
+def _store_for_project(
+    connection: Connection, project_id: int, quota: int, received: list[AttachmentRow]
+) -> list[Outcome]:
+    """Two statements whatever the number of attachments: insert them all (ON CONFLICT DO
+    NOTHING … RETURNING), then take the new ones' bytes from the quota in one conditional
+    UPDATE. Only when that fails, near the quota, are they taken one at a time, in order, and
+    those that do not fit deleted again."""
     statements = _statements(connection.dialect.name)
-    sizes = {"b_project": project_id, "b_size": row.size}
-    if connection.execute(statements["reserve"], {**sizes, "b_quota": quota}).rowcount != 1:
-        return Outcome("rate_limited", "attachment", "project attachment quota exceeded", 1)
-    values = {**asdict(row), "project_id": project_id}
-    if connection.execute(statements["attachment"], values).first() is None:
-        connection.execute(statements["release"], sizes)
-        return _duplicate("attachment")
-    return _stored("attachment")
+    unique: dict[tuple[str, str], AttachmentRow] = {}
+    for row in sorted(received, key=lambda r: (r.event_id, r.filename)):
+        unique.setdefault((row.event_id, row.filename), row)
+    values = [{**asdict(row), "project_id": project_id} for row in unique.values()]
+    ids = {(e, f): i for i, e, f in connection.execute(statements["attachment"], values)}
+    total = sum(unique[key].size for key in ids)
+    over: set[tuple[str, str]] = set()
+    if ids and not _reserve(connection, project_id, total, quota):
+        for key in sorted(ids):
+            if not _reserve(connection, project_id, unique[key].size, quota):
+                over.add(key)
+        if over:
+            connection.execute(
+                delete(attachment_table).where(attachment_table.c.id.in_([ids[k] for k in over]))
+            )
+    outcomes = []
+    for row in received:
+        key = (row.event_id, row.filename)
+        if key in over:
+            outcomes.append(
+                Outcome("rate_limited", "attachment", "project attachment quota exceeded", 1)
+            )
+        elif key in ids:
+            outcomes.append(_stored("attachment"))
+        else:
+            outcomes.append(_duplicate("attachment"))
+        ids.pop(key, None)  # a second copy in this group is a duplicate
+        over.discard(key)
+    return outcomes
+
+
+def _reserve(connection: Connection, project_id: int, size: int, quota: int) -> bool:
+    """Takes `size` bytes of the project's quota if they fit (atomic: a concurrent writer
+    waits on the row and then sees the new total)."""
+    reserve = _statements(connection.dialect.name)["reserve"]
+    parameters = {"b_project": project_id, "b_size": size, "b_quota": quota}
+    return bool(connection.execute(reserve, parameters).rowcount == 1)

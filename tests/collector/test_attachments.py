@@ -247,3 +247,18 @@ def test_attachments_are_behind_the_read_api_token(walled: TestClient, project: 
     assert walled.get(f"{base}/cart.txt").status_code == 401
     bearer = {"Authorization": f"Bearer {'t' * 32}"}
     assert walled.get(f"{base}/cart.txt", headers=bearer).content == b"s"
+
+
+def test_one_envelope_crossing_the_quota_stores_what_fits(
+    client: TestClient, project: ProjectKey, database: Database
+) -> None:
+    error = event()
+    parts = [attachment_item(b"p" * 60_000, f"part-{i:02}.txt") for i in range(20)]
+    assert post(client, project, envelope_with(*parts, event=error)).status_code == 200
+    fits = PROJECT_CAP // 60_000
+    listed = client.get(f"/api/v1/events/{error['event_id']}/attachments").json()["attachments"]
+    assert [a["filename"] for a in listed] == [f"part-{i:02}.txt" for i in range(fits)]
+    assert usage(database, project) == fits * 60_000
+    counted = outcomes(client)
+    assert counted[("accepted", "attachment", "stored")] == fits
+    assert counted[("rate_limited", "attachment", "project attachment quota exceeded")] == 20 - fits
