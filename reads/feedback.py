@@ -6,6 +6,10 @@ The order is decided at read time, in this order: the journey key the feedback c
 the event it is about (`associated_event_id`), else the journey of its trace when that trace
 leads to exactly one (the correlator's trace links). Feedback usually arrives after the
 correlator placed its event, and a journey rebuilt later is found the same way.
+
+The associated event is found by its id alone, as `reads.events.get_event` finds an event
+(ids are UUIDs): with one project per service, a journey spans projects, and what the user
+said may come through another project than the event it is about.
 """
 
 from dataclasses import dataclass
@@ -30,21 +34,22 @@ class _AboutEvent:
     order_id: str | None
 
 
-def _about_events(session: Session, rows: list[Feedback]) -> dict[tuple[int, str], _AboutEvent]:
-    wanted = {(r.project_id, r.associated_event_id) for r in rows if r.associated_event_id}
+def _about_events(session: Session, rows: list[Feedback]) -> dict[str, _AboutEvent]:
+    wanted = sorted({r.associated_event_id for r in rows if r.associated_event_id})
     if not wanted:
         return {}
     query = (
-        select(Event.project_id, Event.event_id, Event.trace_id, Journey.key)
+        select(Event.event_id, Event.trace_id, Journey.key)
         .outerjoin(JourneyEvent, JourneyEvent.event_row_id == Event.id)
         .outerjoin(Journey, Journey.id == JourneyEvent.journey_id)
-        .where(Event.event_id.in_(sorted({event_id for _, event_id in wanted})))
+        .where(Event.event_id.in_(wanted))
         .order_by(Event.id, Journey.id)
     )
-    found: dict[tuple[int, str], _AboutEvent] = {}
-    for project_id, event_id, trace_id, key in session.execute(query):
-        if (project_id, event_id) in wanted:
-            found.setdefault((project_id, event_id), _AboutEvent(trace_id, key))
+    found: dict[str, _AboutEvent] = {}
+    for event_id, trace_id, key in session.execute(query):
+        known = found.get(event_id)
+        if known is None or (known.order_id is None and key is not None):
+            found[event_id] = _AboutEvent(trace_id, key)
     return found
 
 
@@ -71,7 +76,7 @@ def summaries(session: Session, rows: list[Feedback]) -> list[schemas.FeedbackSu
     by_trace = _trace_orders(session, traces)
     result = []
     for row in rows:
-        event = about.get((row.project_id, row.associated_event_id or ""))
+        event = about.get(row.associated_event_id or "")
         trace_id = row.trace_id or (event.trace_id if event else None)
         order = row.order_id or (event.order_id if event else None)
         if order is None and trace_id:
@@ -96,10 +101,7 @@ def _of_order(journey: Journey) -> Any:
     about_placed = exists(
         select(Event.id)
         .join(JourneyEvent, JourneyEvent.event_row_id == Event.id)
-        .where(
-            Event.event_id == Feedback.associated_event_id,
-            Event.project_id == Feedback.project_id,
-        )
+        .where(Event.event_id == Feedback.associated_event_id)
     )
     trace_elsewhere = exists(
         select(JourneyLink.journey_id).where(

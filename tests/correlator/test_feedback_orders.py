@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from correlator.worker import Correlator
 from store.engine import Database
 from tests.collector.user_items import envelope_with, feedback_event, json_item, user_report
-from tests.conftest import ProjectKey
+from tests.conftest import ProjectKey, make_project
 from tests.correlator.shop_events import Shop
 
 
@@ -81,3 +81,15 @@ def test_the_order_page_shows_what_the_customer_said_escaped(
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; I was charged twice" in page.text
     assert "&lt;b&gt;Jane&lt;/b&gt;" in page.text and "<b>Jane</b>" not in page.text
     assert f'href="#event-{error["event_id"]}"' in page.text
+
+
+def test_feedback_through_another_project_finds_the_order_of_its_event(
+    client: TestClient, project: ProjectKey, shop: Shop, database: Database
+) -> None:
+    """One project per service: the widget's project is not the failing service's."""
+    widget = make_project(database, "frontend")  # before the first request loads the keys
+    order, _, error = failed_order(shop)
+    said = feedback_event("the page froze", associated_event_id=error["event_id"])
+    send_feedback(client, widget, "feedback", said)
+    Correlator(database).run_until_idle()
+    assert messages(client, order) == {"the page froze"}
