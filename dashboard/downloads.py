@@ -32,6 +32,13 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
+def attachment_url(event_id: str, filename: str) -> str:
+    """The API route that downloads it: the name percent-encoded, dots too, since clients drop
+    a `..` path segment before sending."""
+    name = quote(filename, safe="").replace(".", "%2E")
+    return f"/api/v1/events/{quote(event_id, safe='')}/attachments/{name}"
+
+
 def download(file: AttachmentFile) -> Response:
     return Response(
         content=file.data,

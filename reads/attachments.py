@@ -4,6 +4,8 @@ An event id is looked up across projects, as `reads.events.get_event` does; when
 hold the same event id, the attachments of the first stored are read.
 """
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -14,6 +16,7 @@ from reads.events import normalize_trace_id
 from store.errors import NotFound
 from store.models import Attachment, Event
 from store.payload import decompress
+from store.sql import chunked
 
 
 @dataclass(frozen=True)
@@ -61,3 +64,27 @@ def get_attachment(session: Session, event_id: str, filename: str) -> Attachment
     if row is None:
         raise NotFound(f"no attachment {filename!r} for event {wanted}")
     return AttachmentFile(row.filename, decompress(row.data))
+
+
+def attachments_of(
+    session: Session, event_ids: Sequence[str]
+) -> dict[str, list[schemas.AttachmentSummary]]:
+    """By event id, the attachments of these events (a page's): their names and sizes, never
+    their bytes."""
+    found: dict[str, list[schemas.AttachmentSummary]] = defaultdict(list)
+    for chunk in chunked(sorted(set(event_ids))):
+        rows = session.execute(
+            select(
+                Attachment.event_id,
+                Attachment.filename,
+                Attachment.content_type,
+                Attachment.attachment_type,
+                Attachment.size,
+                Attachment.received_at,
+            )
+            .where(Attachment.event_id.in_(chunk))
+            .order_by(Attachment.id)
+        )
+        for row in rows:
+            found[row.event_id].append(schemas.AttachmentSummary.model_validate(row))
+    return dict(found)

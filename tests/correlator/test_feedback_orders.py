@@ -9,7 +9,13 @@ from fastapi.testclient import TestClient
 
 from correlator.worker import Correlator
 from store.engine import Database
-from tests.collector.user_items import envelope_with, feedback_event, json_item, user_report
+from tests.collector.user_items import (
+    attachment_item,
+    envelope_with,
+    feedback_event,
+    json_item,
+    user_report,
+)
 from tests.conftest import ProjectKey, make_project
 from tests.correlator.shop_events import Shop
 
@@ -93,3 +99,24 @@ def test_feedback_through_another_project_finds_the_order_of_its_event(
     send_feedback(client, widget, "feedback", said)
     Correlator(database).run_until_idle()
     assert messages(client, order) == {"the page froze"}
+
+
+def test_the_order_and_trace_pages_link_attachments_as_downloads(
+    client: TestClient, project: ProjectKey, shop: Shop, database: Database
+) -> None:
+    order, trace = str(uuid.uuid4()), uuid.uuid4().hex
+    shop.checkout(order, trace, upto="order")
+    error = shop.message("payment", 1, trace, "declined", "error", tags={"order_id": order})
+    name = '"><script>alert(1)</script>../x.html'
+    body = envelope_with(attachment_item(b"<html>boom</html>", name, "text/html"), event=error)
+    sent = client.post(f"/api/{project.id}/envelope/", content=body, headers=project.auth)
+    assert sent.status_code == 200, sent.text
+    Correlator(database).run_until_idle()
+    for path in (f"/orders/{order}", f"/traces/{trace}"):
+        page = client.get(path).text
+        assert "<script>alert(1)" not in page
+        assert "&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;../x.html" in page
+        href = page.split('class="attachments">Attachments: <a href="', 1)[1].split('"', 1)[0]
+        got = client.get(href)
+        assert got.content == b"<html>boom</html>"
+        assert got.headers["content-type"] == "application/octet-stream"
