@@ -11,14 +11,16 @@ from datetime import datetime
 from typing import Any
 
 from collector.batch import AttachmentRow, DroppedItem
+from collector.limits import (
+    MAX_ATTACHMENT_CONTENT_TYPE,
+    MAX_ATTACHMENT_FILENAME,
+    MAX_ATTACHMENT_TYPE,
+)
 from collector.normalize import normalize_event_id
 from collector.parsers import Item, parse_json_document
 from store.errors import BadRequest
 from store.payload import compress
 
-MAX_FILENAME = 200
-MAX_CONTENT_TYPE = 100
-MAX_ATTACHMENT_TYPE = 64
 DEFAULT_TYPE = "event.attachment"
 BINARY = "application/octet-stream"
 JSON_TYPES = frozenset({"application/json"})
@@ -76,14 +78,16 @@ def attachment_row(
     event_id = normalize_event_id(envelope_event_id)
     if event_id is None:
         raise DroppedItem("invalid", "attachment without the event_id of its envelope")
-    filename = _header_text(item.headers.get("filename"), MAX_FILENAME)
+    filename = _header_text(item.headers.get("filename"), MAX_ATTACHMENT_FILENAME)
     if filename is None:
         raise DroppedItem("invalid", "attachment without a filename")
-    content_type = _header_text(item.headers.get("content_type"), MAX_CONTENT_TYPE) or BINARY
+    content_type = (
+        _header_text(item.headers.get("content_type"), MAX_ATTACHMENT_CONTENT_TYPE) or BINARY
+    )
     kind = _header_text(item.headers.get("attachment_type"), MAX_ATTACHMENT_TYPE)
     data = item.payload
     if scrub is not None:
-        filename = scrub[1](filename)[:MAX_FILENAME]
+        filename = scrub[1](filename)[:MAX_ATTACHMENT_FILENAME]
         if is_text(content_type):
             data = scrubbed_text(data, content_type, *scrub)
     return AttachmentRow(

@@ -12,14 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from collector.batch import DroppedItem, FeedbackRow
+from collector.limits import MAX_FEEDBACK_MESSAGE, MAX_FEEDBACK_NAME, MAX_FEEDBACK_URL
 from collector.normalize import NUL, normalize_event, normalize_event_id
 from rules.extract import KeyExtractor
 from store.errors import BadRequest
-
-# Sentry's feedback widget caps a message at 4,096 characters; older clients send more.
-MAX_MESSAGE = 8192
-MAX_NAME = 200
-MAX_URL = 2048
 
 
 def _text(value: object, limit: int) -> str | None:
@@ -32,7 +28,7 @@ def _text(value: object, limit: int) -> str | None:
 
 
 def _message(value: object) -> str:
-    message = _text(value, MAX_MESSAGE)
+    message = _text(value, MAX_FEEDBACK_MESSAGE)
     if message is None:
         raise DroppedItem("invalid", "feedback without a message")
     return message
@@ -73,10 +69,10 @@ def feedback_row(
         source="feedback",
         trace_id=row["trace_id"],
         order_id=order,
-        name=_text(said.get("name"), MAX_NAME),
-        email=_text(said.get("contact_email"), MAX_NAME),
+        name=_text(said.get("name"), MAX_FEEDBACK_NAME),
+        email=_text(said.get("contact_email"), MAX_FEEDBACK_NAME),
         message=message,
-        url=_text(said.get("url"), MAX_URL),
+        url=_text(said.get("url"), MAX_FEEDBACK_URL),
         release=row["release"],
         environment=row["environment"],
         timestamp=row["timestamp"],
@@ -99,8 +95,8 @@ def user_report_row(
         source="user_report",
         trace_id=None,
         order_id=None,
-        name=_text(report.get("name"), MAX_NAME),
-        email=_text(report.get("email"), MAX_NAME),
+        name=_text(report.get("name"), MAX_FEEDBACK_NAME),
+        email=_text(report.get("email"), MAX_FEEDBACK_NAME),
         message=_message(report.get("comments")),
         url=None,
         release=None,

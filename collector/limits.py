@@ -27,6 +27,16 @@ MAX_FORMAT_WIDTH = 32
 # Entries of a client report and buckets of a `sessions` item become rows: SDKs send a few.
 MAX_REPORT_ENTRIES = 100
 MAX_SESSION_BUCKETS = 1000
+# User feedback (collector/feedback.py): Sentry's widget caps a message at 4,096 characters,
+# older clients send more; a name or an email is a line, a URL a line of a browser's bar.
+MAX_FEEDBACK_MESSAGE = 8192
+MAX_FEEDBACK_NAME = 200
+MAX_FEEDBACK_URL = 2048
+# Attachment headers (collector/attachments.py); the sizes of attachments are settings
+# (SENTRAIL_MAX_ATTACHMENT_BYTES, SENTRAIL_MAX_PROJECT_ATTACHMENT_BYTES).
+MAX_ATTACHMENT_FILENAME = 200
+MAX_ATTACHMENT_CONTENT_TYPE = 100
+MAX_ATTACHMENT_TYPE = 64
 
 
 def _too_deep(value: Any, limit: int) -> bool:

@@ -262,3 +262,25 @@ def test_one_envelope_crossing_the_quota_stores_what_fits(
     counted = outcomes(client)
     assert counted[("accepted", "attachment", "stored")] == fits
     assert counted[("rate_limited", "attachment", "project attachment quota exceeded")] == 20 - fits
+
+
+def test_with_the_default_caps_a_10_mib_attachment_is_stored_and_one_byte_more_is_not(
+    walled: TestClient, project: ProjectKey
+) -> None:
+    """The default SENTRAIL_MAX_ATTACHMENT_BYTES through the default body and envelope caps
+    and the large-request lane, compressed on the wire as SDKs send it."""
+    cap = CollectorSettings().max_attachment_bytes
+    error = event()
+    data = os.urandom(cap)
+    for attachment in (
+        attachment_item(data, "full.bin", None),
+        attachment_item(b"\0" * (cap + 1), "over.bin", None),
+    ):
+        body = gzip.compress(envelope_with(attachment, event=error), 1)
+        answer = post(walled, project, body, **{"Content-Encoding": "gzip"})
+        assert answer.status_code == 200, answer.text
+    bearer = {"Authorization": f"Bearer {'t' * 32}"}
+    base = f"/api/v1/events/{error['event_id']}/attachments"
+    listed = walled.get(base, headers=bearer).json()["attachments"]
+    assert [(a["filename"], a["size"]) for a in listed] == [("full.bin", cap)]
+    assert walled.get(f"{base}/full.bin", headers=bearer).content == data
