@@ -2,11 +2,11 @@
 what the customer said about it, to a DSN.
 
 The attachments go the SDK's own way (`scope.add_attachment`, sent in the error's envelope).
-The feedback goes through `sentry_sdk.capture_feedback` when the installed SDK has it; the
-installed 2.x has neither it nor `capture_user_feedback`, so the client then sends the same
-`feedback` item (and an older `user_report`) through its own transport, as an envelope built
-by its own envelope code. Prints one JSON line with the ids, so the test knows what to look
-for.
+The installed sentry-sdk (2.75) has neither `capture_feedback` nor `capture_user_feedback`, so
+the `feedback` item (and an older `user_report`) go through the SDK's own transport, in an
+envelope built by its own envelope code (`sentry_sdk.envelope`); switch to
+`sentry_sdk.capture_feedback` once the SDK in use has it. Prints one JSON line with the ids,
+so the test knows what to look for.
 """
 
 import json
@@ -32,18 +32,9 @@ def send_item(kind: str, value: dict[str, Any], event_id: str) -> None:
     transport.capture_envelope(envelope)
 
 
-def send_feedback(message: str, error_id: str, trace_id: str, order_id: str) -> str:
-    capture = getattr(sentry_sdk, "capture_feedback", None)
-    if capture is not None:  # newer SDKs: the feedback event is built by the SDK
-        sentry_sdk.set_tag("order_id", order_id)
-        return str(
-            capture(
-                message=message,
-                contact_email="jane@example.com",
-                name="Jane Doe",
-                associated_event_id=error_id,
-            )
-        )
+def send_feedback(message: str, error_id: str, trace_id: str) -> str:
+    """The `feedback` item as develop.sentry.dev describes it (sdk/data-model/envelope-items,
+    "User Feedback"), sent by this SDK's own transport."""
     feedback_id = uuid.uuid4().hex
     event = {
         "event_id": feedback_id,
@@ -91,7 +82,7 @@ def main(dsn: str) -> None:
             except ValueError:
                 error_id = sentry_sdk.capture_exception()
     assert error_id is not None
-    feedback_id = send_feedback("I was charged but the order failed", error_id, trace_id, order_id)
+    feedback_id = send_feedback("I was charged but the order failed", error_id, trace_id)
     report = {
         "event_id": error_id,
         "name": "Jo",
