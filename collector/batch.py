@@ -123,6 +123,16 @@ class Outcome:
     quantity: int
 
 
+class DroppedItem(Exception):
+    """An envelope item answered with an outcome instead of being stored (docs/protocol.md
+    #item-types): one bad item must not cost the envelope's other items."""
+
+    def __init__(self, outcome: str, reason: str) -> None:
+        super().__init__(reason)
+        self.outcome = outcome
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class Delivery:
     """A webhook delivery as received; stored once per Request-ID."""
@@ -167,6 +177,38 @@ class SentryComment:
     deleted: bool
 
 
+@dataclass(frozen=True)
+class FeedbackRow:
+    """A user's feedback as read at ingest (store/models.py `Feedback`, less the project)."""
+
+    event_id: str
+    associated_event_id: str | None
+    source: str  # "feedback" | "user_report"
+    trace_id: str | None
+    order_id: str | None
+    name: str | None
+    email: str | None
+    message: str
+    url: str | None
+    release: str | None
+    environment: str | None
+    timestamp: datetime
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class AttachmentRow:
+    """An attachment as read at ingest: scrubbed when it is text, then compressed."""
+
+    event_id: str
+    filename: str
+    content_type: str
+    attachment_type: str
+    size: int  # before compression
+    data: bytes  # zstd-compressed
+    received_at: datetime
+
+
 @dataclass
 class IngestBatch:
     """Everything one request asks to store, for one project."""
@@ -187,6 +229,11 @@ class IngestBatch:
     spans: list[SpanRecord] = field(default_factory=list)
     logs: list[LogRecord] = field(default_factory=list)
     derived: list[NormalizedEvent] = field(default_factory=list)
+    feedback: list[FeedbackRow] = field(default_factory=list)
+    attachments: list[AttachmentRow] = field(default_factory=list)
+    # Attachment bytes the project may hold in all (SENTRAIL_MAX_PROJECT_ATTACHMENT_BYTES):
+    # checked by the transaction that stores them (collector/persist_attachments.py).
+    attachment_quota: int = 0
 
     def approximate_bytes(self) -> int:
         """Memory this batch holds while it waits: its stored payloads, and a little for the
@@ -194,8 +241,10 @@ class IngestBatch:
         size = sum(len(e.row["payload"]) + 1024 for e in [*self.events, *self.derived])
         size += sum(len(log.row["body"]) + 1024 for log in self.logs) + 1024 * len(self.spans)
         size += len(self.delivery.payload) if self.delivery else 0
+        size += sum(len(a.data) + 512 for a in self.attachments)
         return size + 256 * (
-            len(self.sessions)
+            len(self.feedback)
+            + len(self.sessions)
             + len(self.session_updates)
             + len(self.outcomes)
             + len(self.issues)
@@ -217,4 +266,6 @@ class IngestBatch:
             or self.spans
             or self.logs
             or self.derived
+            or self.feedback
+            or self.attachments
         )

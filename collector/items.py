@@ -7,8 +7,10 @@ from typing import Any
 import orjson
 
 from collector import sessions
-from collector.batch import IngestBatch, NormalizedEvent, Outcome
+from collector.attachments import attachment_row
+from collector.batch import DroppedItem, FeedbackRow, IngestBatch, NormalizedEvent, Outcome
 from collector.checkins import InvalidCheckIn, read_check_in
+from collector.feedback import feedback_row, user_report_row
 from collector.limits import MAX_ENVELOPE_ENTRIES, MAX_ITEM_ENTRIES, MAX_REPORT_ENTRIES
 from collector.logs import read_log_items
 from collector.normalize import normalize_event
@@ -16,18 +18,23 @@ from collector.parsers import Envelope, Item, parse_json_document, parse_store_b
 from collector.scrub import Scrubber
 from collector.settings import CollectorSettings
 from collector.spans import read_span_items, transaction_spans
+from rules.config import current_rules
 from rules.extract import KeyExtractor
 from store.errors import BadRequest, PayloadTooLarge
 
 EVENT_ITEMS = frozenset({"event", "transaction"})
 # Items of many entries each (`{"items": [...]}`), and the outcome category they count in.
 ENTRY_ITEMS = {"span": "span", "log": "log_item"}
+# Stored in tables of their own (collector/feedback.py, collector/attachments.py); a bad one
+# becomes an outcome, never an error for the whole envelope.
+USER_ITEMS = frozenset({"feedback", "user_report", "attachment"})
 
 
 class ItemReader:
     def __init__(self, settings: CollectorSettings, extractor: KeyExtractor) -> None:
         self.settings = settings
         self.extractor = extractor
+        self.journey_key = current_rules().journey.key
         self.scrubber = (
             Scrubber(
                 extra_patterns=settings.scrub_extra_patterns, safe_fields=settings.scrub_safe_fields
@@ -162,6 +169,8 @@ class ItemReader:
                 self._check_in(batch, item, received_at)
             elif kind in ENTRY_ITEMS:
                 entries += self._entries(batch, item, received_at, entries)
+            elif kind in USER_ITEMS:
+                self._user_item(batch, item, envelope, received_at)
             else:
                 batch.outcomes.append(
                     Outcome("skipped", self.text(kind)[:64], "unsupported item type", 1)
@@ -245,6 +254,48 @@ class ItemReader:
                             min(quantity, 2**31),
                         )
                     )
+
+    def _user_item(
+        self, batch: IngestBatch, item: Item, envelope: Envelope, received_at: datetime
+    ) -> None:
+        """A feedback, user report or attachment into the batch, or its outcome. Whether it
+        is new (and, for an attachment, within the project's quota) is decided when it is
+        stored, which records its `accepted` outcome (collector/persist_feedback.py)."""
+        try:
+            if item.type == "attachment":
+                batch.attachment_quota = self.settings.max_project_attachment_bytes
+                batch.attachments.append(
+                    attachment_row(
+                        item,
+                        envelope_event_id=envelope.headers.get("event_id"),
+                        received_at=received_at,
+                        max_bytes=self.settings.max_attachment_bytes,
+                        scrub=None if self.scrubber is None else (self.scrubbed, self.text),
+                    )
+                )
+            else:
+                batch.feedback.append(self._feedback(item, envelope, received_at))
+        except DroppedItem as dropped:
+            batch.outcomes.append(Outcome(dropped.outcome, item.type, dropped.reason, 1))
+
+    def _feedback(self, item: Item, envelope: Envelope, received_at: datetime) -> FeedbackRow:
+        if len(item.payload) > self.settings.max_event_bytes:
+            raise DroppedItem("invalid", f"larger than {self.settings.max_event_bytes} bytes")
+        try:
+            value, raw = self.scrubbed(*parse_json_document(item.payload, item.type))
+        except BadRequest:
+            raise DroppedItem("invalid", "invalid JSON") from None
+        fallback = envelope.headers.get("event_id")
+        if item.type == "user_report":
+            return user_report_row(value, received_at=received_at, fallback_event_id=fallback)
+        return feedback_row(
+            value,
+            raw,
+            received_at=received_at,
+            fallback_event_id=fallback,
+            extractor=self.extractor,
+            journey_key=self.journey_key,
+        )
 
 
 def _declared(item: Item) -> int:

@@ -42,6 +42,16 @@ MAX_ATTRIBUTE_VALUE = 1024
 MAX_ATTRIBUTE_ARRAY = 32
 MAX_LOG_BODY = 64 * 1024
 MAX_SPAN_NAME = 2048
+# User feedback (collector/feedback.py): Sentry's widget caps a message at 4,096 characters,
+# older clients send more; a name or an email is a line, a URL a line of a browser's bar.
+MAX_FEEDBACK_MESSAGE = 8192
+MAX_FEEDBACK_NAME = 200
+MAX_FEEDBACK_URL = 2048
+# Attachment headers (collector/attachments.py); the sizes of attachments are settings
+# (SENTRAIL_MAX_ATTACHMENT_BYTES, SENTRAIL_MAX_PROJECT_ATTACHMENT_BYTES).
+MAX_ATTACHMENT_FILENAME = 200
+MAX_ATTACHMENT_CONTENT_TYPE = 100
+MAX_ATTACHMENT_TYPE = 64
 
 
 def _too_deep(value: Any, limit: int) -> bool:

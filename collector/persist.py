@@ -12,6 +12,7 @@ from sqlalchemy import Connection, String, Table, bindparam, case, select, updat
 
 from collector.batch import IngestBatch, NormalizedEvent
 from collector.persist_checkins import write_check_ins
+from collector.persist_feedback import ProjectOutcome, write_attachments, write_feedback
 from collector.persist_telemetry import write_telemetry
 from collector.persist_webhooks import accept_deliveries, write_comments, write_sentry_issues
 from collector.rollup import count_events
@@ -89,7 +90,8 @@ def write_batches(
     write_comments(connection, batches)
     _write_sessions(connection, batches)
     write_check_ins(connection, batches)
-    _write_outcomes(connection, batches)
+    stored = write_feedback(connection, batches) + write_attachments(connection, batches)
+    _write_outcomes(connection, batches, stored)
     return found
 
 
@@ -403,12 +405,16 @@ def _write_sessions(connection: Connection, batches: Sequence[IngestBatch]) -> N
         connection.execute(statement, [users[k] for k in sorted(users)])
 
 
-def _write_outcomes(connection: Connection, batches: Sequence[IngestBatch]) -> None:
+def _write_outcomes(
+    connection: Connection, batches: Sequence[IngestBatch], stored: Sequence[ProjectOutcome]
+) -> None:
+    """The batches' outcomes and `stored`, what the transaction itself decided (feedback and
+    attachments: stored, duplicate, over quota)."""
     hour = hour_of(utcnow())
     merged: dict[tuple[Any, ...], int] = defaultdict(int)
-    for batch in batches:
-        for o in batch.outcomes:
-            merged[(batch.project_id, o.outcome, o.category, o.reason)] += o.quantity
+    outcomes = [(b.project_id, o) for b in batches for o in b.outcomes] + list(stored)
+    for project_id, o in outcomes:
+        merged[(project_id, o.outcome, o.category, o.reason)] += o.quantity
     rows = [
         {"project_id": p, "hour_at": hour, "outcome": o, "category": c, "reason": r, "quantity": q}
         for (p, o, c, r), q in sorted(merged.items())

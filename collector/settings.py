@@ -8,14 +8,19 @@ MiB = 1024 * 1024
 class CollectorSettings(SentrailSettings):
     """Limits and knobs of the ingest path. Sizes are bytes."""
 
-    # Relay allows 200 MiB decompressed envelopes, mostly for attachments; sentrail does not
-    # store attachments, so a smaller cap bounds memory per request. Raise it if you must.
+    # Relay allows 200 MiB decompressed envelopes, mostly for attachments; sentrail keeps a
+    # smaller cap to bound memory per request (an attachment of up to max_attachment_bytes
+    # fits). Raise it if you must.
     max_body_bytes: int = Field(default=20 * MiB, ge=1024)
     max_envelope_bytes: int = Field(default=20 * MiB, ge=1024)
     max_event_bytes: int = Field(default=1 * MiB, ge=1024)
     max_session_items: int = Field(default=100, ge=1)
     # Items per envelope (413 beyond): each becomes at least one row; SDKs send a handful.
     max_envelope_items: int = Field(default=1000, ge=1)
+    # Attachments: one item larger than this is dropped (an `invalid` outcome); past the
+    # project's total, new ones are dropped (`rate_limited`) until retention frees room.
+    max_attachment_bytes: int = Field(default=10 * MiB, ge=1024)
+    max_project_attachment_bytes: int = Field(default=1024 * MiB, ge=0)
     # Events per project per minute; 0 turns the limit off.
     rate_limit_per_minute: int = Field(default=0, ge=0)
     # Group commit: how many requests wait for the writer before new ones get a 503.

@@ -5,11 +5,15 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
 
 from dashboard.auth import allowed
+from dashboard.downloads import download
 from reads import (
+    attachments,
     deliveries,
     events,
+    feedback,
     flows,
     issues,
     logs,
@@ -52,6 +56,48 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 @router.get("/events/{event_id}", response_model=schemas.EventDetail)
 def get_event(event_id: str, session: SessionDep) -> schemas.EventDetail:
     return events.get_event(session=session, event_id=event_id)
+
+
+@router.get("/events/{event_id}/attachments", response_model=schemas.AttachmentList)
+def list_attachments(event_id: str, session: SessionDep) -> schemas.AttachmentList:
+    """The files sent with one event: name, the client's content type, size."""
+    return attachments.list_attachments(session, event_id)
+
+
+@router.get(
+    "/events/{event_id}/attachments/{name:path}",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def get_attachment(event_id: str, name: str, session: SessionDep) -> Response:
+    """One attachment's bytes, always as a download (`application/octet-stream`,
+    `Content-Disposition: attachment`), never rendered."""
+    return download(attachments.get_attachment(session, event_id, name))
+
+
+@router.get("/feedback", response_model=schemas.FeedbackList)
+def list_feedback(
+    session: SessionDep,
+    order_id: str | None = None,
+    release: str | None = None,
+    since: datetime | None = None,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> schemas.FeedbackList:
+    """User feedback, newest first, each with the event it is about, its trace and order."""
+    order = None
+    if order_id is not None:
+        order = orders.find_order(session, order_id, [f.name for f in current_rules().flows])
+        if order is None:
+            raise NotFound(f"no order {order_id}")
+    return feedback.list_feedback(
+        session,
+        limit=limit,
+        cursor=parse_cursor(cursor),
+        order=order,
+        release=release,
+        since=since,
+    )
 
 
 @router.get("/traces/{trace_id}", response_model=schemas.TraceEvents)

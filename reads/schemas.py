@@ -444,6 +444,49 @@ class MonitorDetail(MonitorSummary):
     next_cursor: str | None
 
 
+class FeedbackSummary(BaseModel):
+    """What a user said (`source`: "feedback" or "user_report"), the event it is about, its
+    trace and its order: the order the feedback carries itself, else the associated event's
+    journey, else its trace's (when that trace leads to one journey); null when none."""
+
+    event_id: str
+    source: str
+    associated_event_id: str | None
+    trace_id: str | None
+    order_id: str | None
+    name: str | None
+    email: str | None
+    message: str
+    url: str | None
+    release: str | None
+    environment: str | None
+    timestamp: datetime
+    received_at: datetime
+
+
+class FeedbackList(BaseModel):
+    feedback: list[FeedbackSummary]
+    next_cursor: str | None
+
+
+class AttachmentSummary(BaseModel):
+    """An attachment as the client described it; `size` in bytes as stored (after scrubbing
+    for text). The client's `content_type` is shown, never used to serve the file."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    filename: str
+    content_type: str
+    attachment_type: str
+    size: int
+    received_at: datetime
+
+
+class AttachmentList(BaseModel):
+    event_id: str
+    attachments: list[AttachmentSummary]
+
+
 Shape = TypeVar("Shape", bound=BaseModel)
 # Where a response field's name differs from the stored column's: the API keeps the names the
 # public interface promised (docs/reference.md), the tables the `_at` convention.

@@ -155,7 +155,8 @@ def prune_command(
         float | None, typer.Option(min=0.001, help="Default: SENTRAIL_RETENTION_DAYS.")
     ] = None,
 ) -> None:
-    """Delete events, journeys and webhook deliveries older than the retention, in batches."""
+    """Delete events, journeys, webhook deliveries, feedback and attachments older than the
+    retention, in batches."""
     database = Database()
     days = older_than_days or database.settings.retention_days
     if days is None:
@@ -166,7 +167,8 @@ def prune_command(
     typer.echo(
         f"pruned {result.events} events, {result.journeys} journeys, "
         f"{result.deliveries} webhook deliveries, {result.session_states} session states, "
-        f"{result.check_ins} check-ins, {result.spans} spans, {result.logs} log entries "
+        f"{result.check_ins} check-ins, {result.spans} spans, {result.logs} log entries, "
+        f"{result.feedback} feedback, {result.attachments} attachments "
         f"older than {days:g} days"
     )
 

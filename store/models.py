@@ -554,3 +554,69 @@ class LogKey(Base):
     value: Mapped[str] = mapped_column(String(200))
     carrier: Mapped[str] = mapped_column(String(80), default="")
     overruled: Mapped[str | None] = mapped_column(String(250))
+
+
+class Feedback(Base):
+    """What a user said (a `feedback` item, or an older `user_report`), linked to the event it
+    is about (`associated_event_id`), its trace and, when it carries the journey key itself,
+    its order (`order_id`); the order is otherwise found at read time through the associated
+    event's or the trace's journey (reads/feedback.py)."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        UniqueConstraint("project_id", "event_id"),
+        Index(None, "associated_event_id"),
+        Index(None, "trace_id"),
+        Index(None, "order_id"),
+        Index(None, "release"),
+        Index(None, "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    # The feedback's own id; for a `user_report`, the id of the event it is about.
+    event_id: Mapped[str] = mapped_column(String(32))
+    associated_event_id: Mapped[str | None] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16))  # "feedback" | "user_report"
+    trace_id: Mapped[str | None] = mapped_column(String(32))
+    order_id: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    release: Mapped[str | None] = mapped_column(String(250))
+    environment: Mapped[str | None] = mapped_column(String(64))
+    timestamp: Mapped[datetime]
+    received_at: Mapped[datetime]
+
+
+class Attachment(Base):
+    """A file sent with an event (`attachment` items), zstd-compressed, stored once per
+    (event, filename): a replayed envelope stores nothing twice."""
+
+    __tablename__ = "attachment"
+    __table_args__ = (
+        # event_id first: the same index serves lookups by event_id alone.
+        UniqueConstraint("event_id", "project_id", "filename"),
+        Index(None, "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    event_id: Mapped[str] = mapped_column(String(32))
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    attachment_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigId)  # bytes as stored, before compression
+    data: Mapped[bytes] = mapped_column(LargeBinary)  # zstd-compressed
+    received_at: Mapped[datetime]
+
+
+class AttachmentUsage(Base):
+    """Attachment bytes stored per project, kept beside the rows so that the per-project cap
+    (SENTRAIL_MAX_PROJECT_ATTACHMENT_BYTES) is checked without summing the attachment table."""
+
+    __tablename__ = "attachment_usage"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), primary_key=True)
+    bytes: Mapped[int] = mapped_column(BigId, default=0)

@@ -3,13 +3,25 @@ short transaction, so ingestion never waits long behind the pruning."""
 
 import logging
 import threading
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from store.engine import Database
-from store.models import CheckIn, Event, Journey, LogEntry, SessionState, Span, WebhookDelivery
+from store.models import (
+    Attachment,
+    AttachmentUsage,
+    CheckIn,
+    Event,
+    Feedback,
+    Journey,
+    LogEntry,
+    SessionState,
+    Span,
+    WebhookDelivery,
+)
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +35,8 @@ class PruneResult:
     check_ins: int = 0
     spans: int = 0
     logs: int = 0
+    feedback: int = 0
+    attachments: int = 0
 
 
 def prune(database: Database, older_than: timedelta, batch: int = 2000) -> PruneResult:
@@ -39,6 +53,7 @@ def prune(database: Database, older_than: timedelta, batch: int = 2000) -> Prune
         (CheckIn, CheckIn.received_at, "check_ins"),  # a monitor's runs; monitors stay
         (Span, Span.started_at, "spans"),
         (LogEntry, LogEntry.timestamp, "logs"),
+        (Feedback, Feedback.received_at, "feedback"),
     ):
         while True:
             with database.writing() as connection, connection.begin():
@@ -52,7 +67,38 @@ def prune(database: Database, older_than: timedelta, batch: int = 2000) -> Prune
             setattr(result, counter, getattr(result, counter) + len(ids))
             if len(ids) < batch:
                 break
+    result.attachments = _prune_attachments(database, cutoff, batch)
     return result
+
+
+def _prune_attachments(database: Database, cutoff: datetime, batch: int) -> int:
+    """Attachments received before `cutoff`, their bytes given back to their project's
+    quota (`attachment_usage`) in the same transaction."""
+    pruned = 0
+    while True:
+        with database.writing() as connection, connection.begin():
+            rows = connection.execute(
+                select(Attachment.id, Attachment.project_id, Attachment.size)
+                .where(Attachment.received_at < cutoff)
+                .order_by(Attachment.id)
+                .limit(batch)
+            ).all()
+            freed: dict[int, int] = defaultdict(int)
+            for _, project_id, size in rows:
+                freed[project_id] += size
+            if rows:
+                connection.execute(
+                    delete(Attachment).where(Attachment.id.in_([r[0] for r in rows]))
+                )
+            for project_id, size in sorted(freed.items()):
+                connection.execute(
+                    update(AttachmentUsage)
+                    .where(AttachmentUsage.project_id == project_id)
+                    .values(bytes=AttachmentUsage.bytes - size)
+                )
+        pruned += len(rows)
+        if len(rows) < batch:
+            return pruned
 
 
 class Pruner:
@@ -76,7 +122,7 @@ class Pruner:
         while not self.stop_event.is_set():
             try:
                 result = prune(self.database, self.older_than)
-                if result.events or result.journeys:
+                if result.events or result.journeys or result.attachments or result.feedback:
                     log.info("pruned %s", result)
             except Exception:
                 log.exception("pruning failed; trying again later")

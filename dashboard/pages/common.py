@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from dashboard.auth import allowed
+from dashboard.downloads import attachment_url
 from dashboard.links import http_link
 from store.errors import BadRequest
 
@@ -17,6 +18,8 @@ TEMPLATES = Path(__file__).parent.parent / "templates"
 templates = Jinja2Templates(directory=TEMPLATES)
 # Every stored URL that becomes a link goes through it: `{% if x | http_link %}`.
 templates.env.filters["http_link"] = http_link
+# An attachment's download link (the API's route, octet-stream, never rendered).
+templates.env.globals["attachment_url"] = attachment_url
 PAGE_SIZE = 50
 DETAILED_EVENTS = 100  # events shown with their stack, breadcrumbs and tags on one page
 

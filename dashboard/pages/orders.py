@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from dashboard.event_details import details
 from dashboard.pages.common import DETAILED_EVENTS, PAGE_SIZE, parse_time, render
 from dashboard.timeline import build
-from reads import events, membership, orders, releases, services
+from reads import attachments, events, feedback, membership, orders, releases, services
 from reads.paging import parse_cursor
 from reads.status_reason import status_reason
 from rules.config import current_rules
@@ -74,6 +74,8 @@ def order(request: Request, order_id: str, session: SessionDep) -> Response:
         joined=membership.memberships(session, journey, found),
         reason=status_reason(journey, found),
         timeline=build(found, journey.hops, journey.failed_service),
+        feedback=feedback.order_feedback(session, journey),
+        attachments=attachments.attachments_of(session, [e.event_id for e in found]),
     )
 
 
@@ -91,4 +93,5 @@ def trace(request: Request, trace_id: str, session: SessionDep) -> Response:
         orders=orders.orders_of_trace(session, wanted),
         details={e.id: details(e) for e in found[:DETAILED_EVENTS]},
         timeline=build(found, []),
+        attachments=attachments.attachments_of(session, [e.event_id for e in found]),
     )
