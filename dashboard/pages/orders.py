@@ -8,8 +8,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from dashboard import waterfall
 from dashboard.event_details import details
 from dashboard.pages.common import DETAILED_EVENTS, PAGE_SIZE, parse_time, render
-from dashboard.timeline import build
-from reads import events, membership, orders, releases, services
+from dashboard.timeline import build, interleave
+from reads import events, logs, membership, orders, releases, services
 from reads.logs import trace_logs
 from reads.paging import parse_cursor
 from reads.spans import TRACE_SPAN_LIMIT, trace_spans
@@ -69,15 +69,23 @@ def order(request: Request, order_id: str, session: SessionDep) -> Response:
     if journey is None:
         raise NotFound(f"No order {order_id} has been seen.")
     found = orders.order_events(session, journey.id)
+    q = request.query_params
+    wanted = logs.log_filter(level=q.get("log_level"), q=q.get("log_q"))
+    entries = logs.order_logs(session, journey)
+    listed = logs.order_logs(session, journey, wanted) if wanted.level or wanted.q else entries
     return render(
         request,
         "journey.html",
         journey=journey,
         events=found,
+        entries=interleave(found, entries),
+        logs=listed,
+        log_levels=logs.LEVELS,
+        log_filters={"level": wanted.level or "", "q": wanted.q or ""},
         details={e.id: details(e) for e in found[:DETAILED_EVENTS]},
         joined=membership.memberships(session, journey, found),
         reason=status_reason(journey, found),
-        timeline=build(found, journey.hops, journey.failed_service),
+        timeline=build(found, journey.hops, journey.failed_service, entries),
     )
 
 
