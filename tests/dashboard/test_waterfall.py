@@ -23,11 +23,11 @@ HOSTILE = "<img src=x onerror=alert(1)><script>alert(2)</script>"
 
 def span(span_id: str, parent: str | None, start_ms: float, end_ms: float, **extra: Any) -> Any:
     trace_id, name = extra.pop("trace_id"), extra.pop("name", span_id)
-    service = extra.pop("service", "order")
+    service, t0 = extra.pop("service", "order"), extra.pop("t0", T0)
     return {
         "trace_id": trace_id, "span_id": span_id, "parent_span_id": parent, "name": name,
         "status": extra.pop("status", "ok"), "is_segment": parent is None,
-        "start_timestamp": T0 + start_ms / 1000, "end_timestamp": T0 + end_ms / 1000,
+        "start_timestamp": t0 + start_ms / 1000, "end_timestamp": t0 + end_ms / 1000,
         "attributes": {
             "sentry.op": {"value": extra.pop("op", "function"), "type": "string"},
             "server.address": {"value": service, "type": "string"},
