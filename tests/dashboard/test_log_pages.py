@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from reads.changes import change_mark
 from sentrail.settings import Role
 from store.engine import Database
 from tests.collector.telemetry_payloads import envelope, item, log
@@ -103,3 +104,19 @@ def test_the_logs_page_filters_pages_and_links(
     bad = client.get("/logs", params={"level": "loud"})
     assert bad.status_code == 400 and "level must be one of" in bad.text
     assert 'href="/logs"' in client.get("/").text  # in the nav
+
+
+def test_a_new_log_entry_moves_the_live_mark(
+    client: TestClient, project: ProjectKey, database: Database
+) -> None:
+    """The log tail rides on the pages' live updates: `/live` says `changed` when the mark
+    moves, and an info entry (no event, no correlation) must move it."""
+    with database.sessions() as session:
+        before = change_mark(session)
+    body = envelope(item("log", [log(body="tail me")]))
+    assert post(client, project, body).status_code == 200
+    with database.sessions() as session:
+        after = change_mark(session)
+    assert after[:2] == before[:2] and after[2] > before[2]
+    page = client.get("/logs")
+    assert 'data-live="/live"' in page.text and "tail me" in page.text

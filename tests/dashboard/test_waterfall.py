@@ -100,6 +100,8 @@ def test_a_trace_of_logs_alone_has_a_page(client: TestClient, project: ProjectKe
     page = client.get(f"/traces/{trace}")
     assert page.status_code == 200 and "No spans for this trace." in page.text
     assert "User John has logged in!" in page.text
+    found = client.get("/orders", params={"q": trace}, follow_redirects=False)
+    assert found.headers["location"] == f"/traces/{trace}"  # the search box finds it
     assert client.get(f"/traces/{uuid.uuid4().hex}").status_code == 404
 
 
