@@ -2,10 +2,12 @@
 placed in time, the missing hop drawn where it should have been. The template turns them into
 SVG (every text through Jinja's escaping)."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from reads.schemas import LogSummary
 from store.levels import is_error
 from store.models import Event
 
@@ -39,6 +41,7 @@ class Timeline:
     lanes: list[Lane] = field(default_factory=list)
     marks: list[Mark] = field(default_factory=list)
     missing: list[Mark] = field(default_factory=list)
+    logs: list[Mark] = field(default_factory=list)  # event_id holds the entry's id
     ticks: list[tuple[float, str]] = field(default_factory=list)
 
 
@@ -49,10 +52,15 @@ def _start(event: Event) -> datetime:
 
 
 def build(
-    events: list[Event], hops: list[dict[str, Any]], failed_service: str | None = None
+    events: list[Event],
+    hops: list[dict[str, Any]],
+    failed_service: str | None = None,
+    logs: Sequence[LogSummary] = (),
 ) -> Timeline:
+    """`logs` (an order's entries) are drawn as small ticks on their service's lane."""
     services = list(dict.fromkeys(h["service"] for h in hops))
-    services += sorted({e.service or "(unknown)" for e in events} - set(services))
+    seen = {e.service or "(unknown)" for e in events} | {g.service or "(unknown)" for g in logs}
+    services += sorted(seen - set(services))
     status: dict[str, str] = {}
     for hop in hops:
         previous = status.get(hop["service"])
@@ -68,10 +76,10 @@ def build(
     ]
     y_of = {lane.service: lane.y for lane in lanes}
     timeline = Timeline(WIDTH, int(PAD * 2 + LANE * len(lanes) + 18), lanes)
-    if not events:
+    if not (events or logs):
         return timeline
-    first = min(_start(e) for e in events)
-    last = max(e.timestamp for e in events)
+    first = min([_start(e) for e in events] + [g.timestamp for g in logs])
+    last = max([e.timestamp for e in events] + [g.timestamp for g in logs])
     span = max((last - first).total_seconds(), 0.001)
     usable = WIDTH - LABEL - 2 * PAD - 90  # room on the right for a missing hop
 
@@ -97,6 +105,12 @@ def build(
                 event_id=event.event_id,
             )
         )
+    for entry in logs:
+        timeline.logs.append(
+            Mark(x=x(entry.timestamp), y=y_of[entry.service or "(unknown)"], width=0,
+                 kind=f"log-{entry.level}", title=f"{entry.timestamp:%H:%M:%S.%f}"[:-3]
+                 + f" {entry.level}: {entry.body[:200]}", event_id=str(entry.id))
+        )  # fmt: skip
     for hop in hops:
         if hop["status"] == "missing":
             timeline.missing.append(
@@ -108,3 +122,14 @@ def build(
         label = f"+{(at - first).total_seconds():.2f}s" if i else f"{first:%H:%M:%S}"
         timeline.ticks.append((x(at), label))
     return timeline
+
+
+def interleave(events: list[Event], logs: Sequence[LogSummary]) -> list[Event | LogSummary]:
+    """An order's events and log entries in one list, oldest first (events before entries at
+    the same instant): the order page's event list shows what each service logged between."""
+    merged: list[tuple[datetime, int, int, Event | LogSummary]] = [
+        (e.timestamp, 0, i, e) for i, e in enumerate(events)
+    ]
+    merged += [(g.timestamp, 1, g.id, g) for g in logs]
+    merged.sort(key=lambda item: item[:3])
+    return [item[3] for item in merged]

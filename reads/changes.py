@@ -1,13 +1,15 @@
 """What tells an open page that something new arrived."""
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from reads.events import newest_event_id
-from store.models import CorrelatorState
+from store.models import CorrelatorState, LogEntry
 
 
-def change_mark(session: Session) -> tuple[int, int]:
-    """(correlator passes, newest event id): changes whenever events or journeys changed."""
+def change_mark(session: Session) -> tuple[int, int, int]:
+    """(correlator passes, newest event id, newest log entry id): changes whenever events,
+    journeys or log entries changed (an info entry is no event: the log tail needs its own)."""
     passes = session.scalar(select(CorrelatorState.passes)) or 0
-    return passes, newest_event_id(session)
+    newest_log = session.scalar(select(func.max(LogEntry.id))) or 0
+    return passes, newest_event_id(session), newest_log

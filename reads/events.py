@@ -12,7 +12,7 @@ from reads.logs import trace_logs
 from reads.spans import trace_spans
 from store.errors import NotFound
 from store.levels import is_error
-from store.models import CorrelationKey, Event
+from store.models import CorrelationKey, Event, LogEntry, Span
 from store.payload import decompress
 
 TRACE_EVENT_LIMIT = 1000
@@ -77,8 +77,12 @@ def trace_event_rows(
 
 
 def trace_exists(session: Session, trace_id: str) -> bool:
-    query = select(Event.id).where(Event.trace_id == normalize_trace_id(trace_id)).limit(1)
-    return session.scalar(query) is not None
+    """Whether a trace has an event, a span or a log entry (its page shows any of them)."""
+    wanted = normalize_trace_id(trace_id)
+    return any(
+        session.scalar(select(model.id).where(model.trace_id == wanted).limit(1)) is not None
+        for model in (Event, Span, LogEntry)
+    )
 
 
 def normalize_trace_id(trace_id: str) -> str:

@@ -143,12 +143,15 @@ def trace_logs(session: Session, trace_id: str) -> list[schemas.LogSummary]:
     return [log_summary(r) for r in rows]
 
 
-def order_logs(session: Session, journey: Journey) -> list[schemas.LogSummary]:
-    """An order's newest ORDER_LOG_LIMIT entries, newest first."""
-    rows = session.scalars(
-        select(LogEntry)
-        .where(of_order(journey.key, journey.trace_ids))
-        .order_by(LogEntry.id.desc())
-        .limit(ORDER_LOG_LIMIT)
-    )
+def order_logs(
+    session: Session, journey: Journey, filters: LogFilter | None = None
+) -> list[schemas.LogSummary]:
+    """An order's newest ORDER_LOG_LIMIT entries, newest first; the order page narrows them
+    by `filters.level` and `filters.q` (a substring of the body, any case)."""
+    query = select(LogEntry).where(of_order(journey.key, journey.trace_ids))
+    if filters is not None and filters.level:
+        query = query.where(LogEntry.level == filters.level)
+    if filters is not None and filters.q:
+        query = query.where(func.lower(LogEntry.body).contains(filters.q.lower(), autoescape=True))
+    rows = session.scalars(query.order_by(LogEntry.id.desc()).limit(ORDER_LOG_LIMIT))
     return [log_summary(r) for r in rows]

@@ -161,6 +161,7 @@ class Demo:
         shop = self.deploy(first, None, dsns)
         self.say(f"ACME shop release {first[:12]} at {shop.url}")
         self.say(f"  one project per service: {', '.join(map(project_name, SERVICES))}")
+        self.say(f"  each service logs its business steps: {self.url}/logs (live), and per order")
         current = 1
         for phase in PHASES:
             if self.stop_event.is_set():

@@ -41,7 +41,7 @@ async def live(request: Request) -> Response:
     """Server-sent events: `changed` whenever new events or correlations arrived."""
     database: Database = request.state.database
 
-    def mark() -> tuple[int, int]:
+    def mark() -> tuple[int, int, int]:
         with database.sessions() as session:
             return change_mark(session)
 

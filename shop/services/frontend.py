@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request,
 from redis import Redis
 
 from shop.faults import Faults, read_faults, write_faults
-from shop.instrument import init_sentry
+from shop.instrument import init_sentry, log_step
 from shop.services.common import context_of, liveness_router, redis_client
 from shop.settings import ShopSettings
 
@@ -114,6 +114,7 @@ async def place_order(
         order_id = None
     if order_id:
         sentry_sdk.set_tag("order_id", order_id)
+        log_step("order {order_id} checked out by user {userid}", order_id, userid=userid)
     return answer
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from shop import queue
 from shop.cards import mask
 from shop.database import ShopBase, service_database
-from shop.instrument import init_sentry
+from shop.instrument import init_sentry, log_step
 from shop.payloads import CardIn, CartLine
 from shop.services.common import (
     context_of,
@@ -151,6 +151,8 @@ def payment_result(orders: OrderContext, message: queue.Message) -> None:
     sentry_sdk.set_tag("order_id", order_id)
     if not data.get("success"):
         orders.set_status(order_id, PAYMENT_FAILED, failed_service="payment")
+        log_step("order {order_id} not paid: {reason}", order_id, warn=True,
+                 reason=str(data.get("message", "")))  # fmt: skip
         return
     with orders.sessions() as session:
         order = session.get(Order, order_id)
@@ -168,6 +170,7 @@ def payment_result(orders: OrderContext, message: queue.Message) -> None:
     sentry_sdk.add_breadcrumb(
         category="ShipmentRequested", level="info", data={"OrderID": order_id}
     )
+    log_step("order {order_id} paid, shipment requested", order_id)
     sentry_sdk.capture_message(f"shipment successfully requested for order [{order_id}]")
 
 
@@ -177,6 +180,7 @@ def shipment_event(orders: OrderContext, message: queue.Message) -> None:
     sentry_sdk.set_tag("order_id", order_id)
     status = DELIVERED if message.type == "ShipmentDelivered" else SHIPPED
     orders.set_status(order_id, status, tracking_number=data.get("trackingNumber"))
+    log_step("order {order_id} is {status}", order_id, status=status)
 
 
 def new_order(order_id: str, userid: str, body: NewOrder, release: str) -> Order:
@@ -224,6 +228,7 @@ def add(userid: str, body: NewOrder, orders: Orders) -> Any:
         order.status, order.failed_service = FAILED, "catalog"
         with orders.sessions.begin() as session:
             session.add(order)
+        log_step("order {order_id} not placed: the catalog did not answer", order_id, warn=True)
         error = CatalogUnavailable(f"catalog lookup failed for order [{order_id}]: {exc}")
         report(error, exc)
         return JSONResponse(
@@ -232,6 +237,7 @@ def add(userid: str, body: NewOrder, orders: Orders) -> Any:
         )
     with orders.sessions.begin() as session:
         session.add(order)
+    log_step("order {order_id} placed, total {total}", order_id, total=body.total)
     sentry_sdk.add_breadcrumb(
         category="PaymentRequested",
         level="info",

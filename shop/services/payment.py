@@ -18,7 +18,7 @@ from redis import Redis
 from shop import queue
 from shop.cards import Card, mask, validate
 from shop.faults import share_hit
-from shop.instrument import init_sentry
+from shop.instrument import init_sentry, log_step
 from shop.payloads import CardIn
 from shop.services.common import (
     FaultView,
@@ -71,8 +71,10 @@ def charge(order_id: str, card: CardIn, total: float) -> dict[str, Any]:
         crumb["TransactionID"] = result["transactionID"]
     sentry_sdk.add_breadcrumb(category="CreditCardValidated", level="info", data=crumb)
     if success:
+        log_step("order {order_id} charged {total}", order_id, total=total)
         sentry_sdk.capture_message(f"validation successful for order [{order_id}]")
     else:
+        log_step("order {order_id} card refused: {reason}", order_id, warn=True, reason=reason)
         try:  # raised and caught: the event carries the stack trace Sentry groups by
             raise ValueError(f"validation failed for order [{order_id}] : {reason}")
         except ValueError:

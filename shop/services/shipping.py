@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from redis import Redis
 
 from shop import queue
-from shop.instrument import init_sentry
+from shop.instrument import init_sentry, log_step
 from shop.services.common import (
     FaultView,
     liveness_router,
@@ -61,6 +61,7 @@ def ship(shipping: ShippingContext, message: queue.Message) -> None:
             level="info",
             data={"OrderID": order_id, "TrackingNumber": tracking, "Status": status},
         )
+    log_step("order {order_id} shipped, tracking number {tracking}", order_id, tracking=tracking)
     sentry_sdk.capture_message(f"order {order_id} successfully delivered")
 
 

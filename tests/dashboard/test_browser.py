@@ -17,8 +17,10 @@ from bench.browser import CHROMIUM, CHROMIUM_ARGS
 from bench.server import Server, running_server
 from store.engine import Database
 from store.settings import DatabaseSettings
+from tests.collector.telemetry_payloads import envelope, item
 from tests.conftest import make_project
-from tests.correlator.shop_events import Shop
+from tests.correlator.shop_events import BASE, Shop
+from tests.dashboard.test_waterfall import span
 from tests.services import IN_CI
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -26,6 +28,7 @@ playwright = pytest.importorskip("playwright.sync_api")
 TOKEN = "a-dashboard-token-for-tests"
 XSS_IMG = "<img src=x onerror=\"window.__xss='img'\">"
 XSS_SCRIPT = "<script>window.__xss='script'</script>"
+SPANS = ("a1a1a1a1a1a1a1a1", "b2b2b2b2b2b2b2b2", "c3c3c3c3c3c3c3c3")  # root, child, grandchild
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +61,20 @@ def shop_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server
         orders = {name: str(uuid.uuid4()) for name in ("completed", "failed", "stalled", "xss")}
         shop = Shop(httpx.Client(base_url=server.url), project)
         shop.checkout(orders["completed"], uuid.uuid4().hex, upto="shipping", t0=0)
-        shop.checkout(orders["failed"], uuid.uuid4().hex, upto="payment-error", t0=10)
+        failed_trace = uuid.uuid4().hex
+        shop.checkout(orders["failed"], failed_trace, upto="payment-error", t0=10)
+        # A span tree on the failed order's trace, for its waterfall.
+        common = {"trace_id": failed_trace, "t0": BASE.timestamp() + 10}
+        spans = [
+            span(SPANS[0], None, 0, 900, name="POST /checkout", **common),
+            span(SPANS[1], SPANS[0], 100, 700, name="charge card", **common),
+            span(SPANS[2], SPANS[1], 150, 400, name="validate card", **common),
+        ]
+        sent = shop.client.post(
+            f"/api/{project.id}/envelope/", content=envelope(item("span", spans)),
+            headers=project.auth,
+        )  # fmt: skip
+        assert sent.status_code == 200, sent.text
         shop.checkout(orders["stalled"], uuid.uuid4().hex, upto="shipment-requested", t0=20)
         shop.send(
             shop.message(
@@ -117,7 +133,8 @@ def test_every_page_loads_without_console_errors_or_failed_requests(
     trace = httpx.get(f"{server.url}/api/v1/orders/{orders['failed']}").json()["trace_ids"][0]
     issue = httpx.get(f"{server.url}/api/v1/issues").json()["issues"][0]["id"]
     for path in ["/", "/orders", f"/orders/{orders['failed']}", f"/traces/{trace}",
-                 "/services", "/releases", f"/releases/{release}", f"/issues/{issue}"]:  # fmt: skip
+                 "/services", "/releases", f"/releases/{release}", f"/issues/{issue}",
+                 "/logs"]:  # fmt: skip
         response = browser_page.goto(server.url + path)
         assert response.status == 200, path
         assert browser_page.locator("main h1").count() >= 1, path
@@ -140,6 +157,31 @@ def test_journey_shows_the_failing_and_the_missing_hop(
     missing = browser_page.locator(".hop-missing")
     assert missing.count() == 1 and "shipping" in missing.inner_text()
     assert browser_page.locator("svg .missing-hop").count() == 1
+
+
+def test_the_trace_waterfall_renders_to_scale_and_a_subtree_collapses(
+    shop_data: tuple[Server, dict[str, str]], page: tuple[Any, PageWatch]
+) -> None:
+    server, orders = shop_data
+    browser_page, watch = page
+    trace = httpx.get(f"{server.url}/api/v1/orders/{orders['failed']}").json()["trace_ids"][0]
+    browser_page.goto(f"{server.url}/traces/{trace}")
+    root, child, grandchild = (browser_page.locator(f"#span-{s}") for s in SPANS)
+    assert root.is_visible() and child.is_visible() and grandchild.is_visible()
+    assert "charge card" in child.inner_text() and "POST /checkout" in root.inner_text()
+    # the child's bar: 600 of the root's 900 ms, starting 100 ms after it
+    whole = root.locator("rect.bar").bounding_box()
+    bar = child.locator("rect.bar").bounding_box()
+    assert whole["width"] > 20
+    assert abs(bar["width"] / whole["width"] - 600 / 900) < 0.02
+    assert abs((bar["x"] - whole["x"]) / whole["width"] - 100 / 900) < 0.02
+    child.click()  # its summary: the subtree under "charge card" closes
+    assert not grandchild.is_visible() and child.is_visible()
+    root.click()  # the whole tree closes
+    assert not child.is_visible()
+    root.click()
+    assert child.is_visible() and not grandchild.is_visible()  # each keeps its own state
+    assert watch.problems == []
 
 
 def test_filters_and_search(

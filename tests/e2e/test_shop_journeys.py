@@ -104,6 +104,27 @@ def journeys_of(server: Server, truths: list[Truth], timeout: float = 60.0) -> d
     return journeys
 
 
+def check_logs(server: Server, orders: list[str], timeout: float = 30.0) -> None:
+    """Each completed order shows its services' business-step log entries, keyed by the
+    order id attribute (the SDKs send logs in batches, every few seconds: waited for,
+    bounded)."""
+    wanted = {"frontend", "order", "payment", "shipping"}
+    deadline = time.monotonic() + timeout
+    for order in orders:
+        while True:
+            detail = httpx.get(f"{server.url}/api/v1/orders/{order}", timeout=5).json()
+            found = {
+                entry["service"]
+                for entry in detail["logs"]
+                if entry["attributes"].get("order_id") == order and order in entry["body"]
+            }
+            if wanted <= found or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)  # polling until the batched log entries arrived, bounded
+        assert wanted <= found, (order, found, [e["body"] for e in detail["logs"]])
+        assert {e["level"] for e in detail["logs"]} <= {"info", "warn"}, detail["logs"]
+
+
 def projects_of(database_url: str, journey: dict[str, Any]) -> dict[str | None, set[int]]:
     """The projects the journey's events were sent to, by the service that sent them."""
     database = Database(DatabaseSettings(database_url=database_url))
@@ -161,6 +182,7 @@ def check_scenario(
             assert journey["missing_hops"] == [truth.failed_service]
         if truth.failed_service == "payment" and truth.outcome == "failed":
             assert any(m.startswith(("ValueError", "PaymentCrash")) for m in messages), messages
+    check_logs(server, [t.order_id for t in result.truth if t.outcome == "completed"])
     return problems
 
 
