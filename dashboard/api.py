@@ -1,7 +1,6 @@
 """The read API, `/api/v1` (docs/reference.md): each route validates its parameters and asks
 the read side (reads/) for the answer."""
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -30,6 +29,7 @@ from reads.paging import parse_cursor
 from rules.config import current_rules
 from store.errors import BadRequest, NotFound, Unauthorized
 from web.deps import SessionDep
+from web.params import UtcTime
 
 
 def require_token(request: Request) -> None:
@@ -80,7 +80,7 @@ def list_feedback(
     session: SessionDep,
     order_id: str | None = None,
     release: str | None = None,
-    since: datetime | None = None,
+    since: UtcTime | None = None,
     limit: Limit = 50,
     cursor: str | None = None,
 ) -> schemas.FeedbackList:
@@ -220,8 +220,8 @@ def list_orders(
     service: str | None = None,
     release: str | None = None,
     environment: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: UtcTime | None = None,
+    until: UtcTime | None = None,
     flow: str | None = None,
     scope: str | None = None,
     limit: Limit = 50,
@@ -269,7 +269,7 @@ def list_services(
     session: SessionDep,
     release: str | None = None,
     environment: str | None = None,
-    since: datetime | None = None,
+    since: UtcTime | None = None,
 ) -> schemas.ServiceList:
     """Per service: events, errors, the failed and stalled orders it is impacted by."""
     found = services.service_impact(session, release=release, environment=environment, since=since)

@@ -1,6 +1,6 @@
 """What every page shares: the templates, rendering, the login check, parameter parsing."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from dashboard.auth import allowed
 from dashboard.downloads import attachment_url
 from dashboard.links import http_link
 from store.errors import BadRequest
+from web.params import as_utc
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
 # Autoescaped (Jinja2Templates turns it on for .html): event text is data, never markup.
@@ -47,7 +48,7 @@ def parse_time(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise BadRequest("dates are ISO 8601, like 2026-11-27T10:00") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return as_utc(parsed)
 
 
 def sparkline(values: list[int], width: int = 160, height: int = 28) -> str:

@@ -131,6 +131,18 @@ def test_order_detail_has_hops_and_events_oldest_first(
     assert missing.status_code == 404 and "no order" in missing.json()["detail"]
 
 
+def test_a_time_without_an_offset_is_utc(
+    client: TestClient, orders: dict[str, dict[str, str]]
+) -> None:
+    """`since=2026-11-27T10:00:00` (no offset) is read as UTC, as Sentry reads one: the same
+    answer as with `Z`, never a 500."""
+    start = BASE.replace(tzinfo=None).isoformat()
+    naive = get(client, "/api/v1/orders", since=start, limit=500)["orders"]
+    aware = get(client, "/api/v1/orders", since=start + "Z", limit=500)["orders"]
+    assert naive == aware and len(naive) == len(orders)
+    assert get(client, "/api/v1/services", since=start)["services"]
+
+
 def test_every_status_says_why(client: TestClient, orders: dict[str, dict[str, str]]) -> None:
     failed = next(k for k, v in orders.items() if v["upto"] == "payment-error")
     reason = get(client, f"/api/v1/orders/{failed}")["status_reason"]
