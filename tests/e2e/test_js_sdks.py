@@ -133,6 +133,12 @@ def backends(server: Server, shop: ProjectKey, order: str, trace: str, parent: s
     assert result.returncode == 0, result.stderr[-3000:]
 
 
+def nothing_dropped(api: httpx.Client) -> None:
+    """Whatever the SDK sent was read: no item skipped, no entry invalid or cut."""
+    outcomes = api.get("/api/v1/outcomes").json()["outcomes"]
+    assert {o["outcome"] for o in outcomes} == {"accepted"}, outcomes
+
+
 # --- @sentry/node -----------------------------------------------------------------------------
 
 
@@ -168,6 +174,7 @@ def test_node_sdk_spans_logs_and_error_come_back_and_make_a_hop(
     assert {e["type"] for e in detail["events"]} == {"transaction", "error"}
     assert [entry["body"] for entry in detail["logs"]] == [entry["body"]]
     assert detail["span_count"] == 1
+    nothing_dropped(api)
 
 
 # --- @sentry/browser in Chromium --------------------------------------------------------------
@@ -302,6 +309,7 @@ def test_browser_sdk_in_chromium_spans_logs_sessions_and_a_journey_with_python_b
     check_logs(api, order, sent["trace_id"])
     check_journey(api, order, crashed_order)
     check_sessions(api, recorder)
+    nothing_dropped(api)
 
 
 def check_trace(api: httpx.Client, sent: dict[str, str], page: Any) -> None:
