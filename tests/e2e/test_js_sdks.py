@@ -40,10 +40,19 @@ JS = ROOT / "tests/js"
 T = TypeVar("T")
 
 
+NODE_MIN = (20, 19)  # @sentry/node and @sentry/browser 11: engines ">=20.19.0 <22 || >=22.12"
+
+
+@functools.cache
 def js_unavailable() -> str | None:
     """Why the JS SDKs cannot run, or None when they can."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
+    node = shutil.which("node")
+    if node is None or shutil.which("npm") is None:
         return "Node/npm not installed"
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=False)
+    found = tuple(int(part) for part in version.stdout.strip().lstrip("v").split(".")[:2])
+    if found < NODE_MIN:
+        return f"Node {version.stdout.strip()} is older than the JS SDK 11 needs (20.19)"
     for package in ("@sentry/node", "@sentry/browser", "esbuild"):
         if not (JS / "node_modules" / package / "package.json").exists():
             return f"{package} is not installed in tests/js (`make test` runs npm ci there)"
