@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export SENTRAIL_DATABASE_URL ?= sqlite:///./sentrail.db
 
-.PHONY: setup demo test lint check-migrations bench
+.PHONY: setup js demo test lint check-migrations bench
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,10 +14,27 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 
+# The real JavaScript SDKs the JS end-to-end tests drive (tests/e2e/test_js_sdks.py), exactly as
+# tests/js/package-lock.json pins them; reinstalled when the lockfile is newer. Without Node/npm
+# it is skipped and those tests skip with the reason (CI=true fails them instead).
+JS := tests/js
+NPM ?= npm
+
+$(JS)/node_modules/.package-lock.json: $(JS)/package-lock.json $(JS)/package.json
+	$(NPM) ci --prefix $(JS) --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
+js:
+	@if command -v node >/dev/null 2>&1 && command -v $(NPM) >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory $(JS)/node_modules/.package-lock.json; \
+	else \
+		echo "Node/npm not installed: the JS SDK tests will skip (CI=true fails them)"; \
+	fi
+
 demo: setup
 	$(BIN)/sentrail demo
 
-test: setup
+test: setup js
 	$(BIN)/pytest
 
 lint: setup

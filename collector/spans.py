@@ -30,7 +30,14 @@ from rules.extract import KeyExtractor
 from store.payload import compress
 
 CATEGORY = "span"
-SERVICE_ATTRIBUTES = ("service", "service.name", "server.address")
+SERVICE_ATTRIBUTES = ("service", "service.name")
+# `server.address` names the span's own server only on the server side of a call
+# (OpenTelemetry's convention); on a client call it is the peer. JS SDK 11 streams the
+# browser's fetch and resource spans with no kind and `server.address` = the host they called,
+# and a fetch made outside any span is a segment of its own.
+OWN_ADDRESS_KINDS = frozenset({"server", "consumer"})
+CLIENT_KINDS = frozenset({"client", "producer"})
+CLIENT_OPS = ("http.client", "resource.")
 
 
 def read_span_items(
@@ -84,7 +91,7 @@ def _span_v2(entry: object, received_at: datetime) -> tuple[SpanRow, Attributes]
         if is_segment
         else hex_id(attributes.values.get("sentry.segment.id"), HEX16),
         "is_segment": is_segment,
-        "service": attributes.text(*SERVICE_ATTRIBUTES, limit=128),
+        "service": span_service(entry, attributes, is_segment),
         "op": attributes.text("sentry.op", limit=128),
         "name": name,
         "started_at": started,
@@ -202,6 +209,21 @@ def _child(
         "received_at": tx["received_at"],
     }
     return row, attributes
+
+
+def span_service(entry: Mapping[str, Any], attributes: Attributes, is_segment: bool) -> str | None:
+    """`service`, else `service.name`, else `server.address` where it names the span's own
+    server: a segment or a span of kind server or consumer, and never a client call (kind
+    client or producer, op `http.client…` or `resource.…`), whose address is its peer's."""
+    named = attributes.text(*SERVICE_ATTRIBUTES, limit=128)
+    if named is not None:
+        return named
+    kind = entry.get("kind") or attributes.values.get("sentry.kind")
+    op = attributes.text("sentry.op", limit=128) or ""
+    client_call = kind in CLIENT_KINDS or op.startswith(CLIENT_OPS)
+    if client_call or not (is_segment or kind in OWN_ADDRESS_KINDS):
+        return None
+    return attributes.text("server.address", limit=128)
 
 
 def span_name(entry: Mapping[str, Any], attributes: Attributes) -> str:

@@ -273,3 +273,47 @@ def test_a_transaction_keeps_its_first_1000_child_spans(
         ("accepted", "span", "stored", MAX_ITEM_ENTRIES + 1),
         ("truncated", "span", f"spans over {MAX_ITEM_ENTRIES} per transaction dropped", 5),
     }
+
+
+def _browser_span(span_id: str, op: str, segment: str, **attributes: str) -> dict[str, object]:
+    """A span as @sentry/browser 11 streams it (observed): no kind, no service attribute."""
+    typed = {name: {"value": value, "type": "string"} for name, value in attributes.items()}
+    return {
+        "trace_id": TRACE_ID,
+        "span_id": span_id,
+        **({"parent_span_id": segment} if span_id != segment else {}),
+        "name": attributes.get("server.address", op),
+        "status": "ok",
+        "is_segment": span_id == segment,
+        "start_timestamp": 1742921669.1,
+        "end_timestamp": 1742921669.2,
+        "attributes": {
+            "sentry.op": {"value": op, "type": "string"},
+            "sentry.segment.id": {"value": segment, "type": "string"},
+            **typed,
+        },
+    }
+
+
+def test_server_address_of_a_client_call_is_its_peer_not_the_spans_service(
+    client: TestClient, project: ProjectKey, database: Database
+) -> None:
+    """The browser's fetch and resource spans name the host they called in `server.address`,
+    and a fetch outside any span is a segment of its own: none of them is that host's span.
+    A span of kind server keeps its own address as its service."""
+    pageload, fetch, resource, alone, node = (uuid.uuid4().hex[:16] for _ in range(5))
+    entries = [
+        _browser_span(pageload, "pageload", pageload),
+        _browser_span(fetch, "http.client", pageload, **{"server.address": "api.shop.test"}),
+        _browser_span(resource, "resource.script", pageload, **{"server.address": "cdn.test:80"}),
+        _browser_span(alone, "http.client", alone, **{"server.address": "api.shop.test"}),
+        _browser_span(node, "http.client", pageload, **{"server.address": "payment.internal"}),
+    ]
+    entries[-1]["attributes"]["sentry.kind"] = {"value": "client", "type": "string"}  # type: ignore[index]
+    ok(post(client, project, envelope(item("span", entries), item("span", spans()))))
+    with database.sessions() as session:
+        service = {s.span_id: s.service for s in session.scalars(select(Span))}
+        segments = {e.span_id: e.service for e in session.scalars(select(Event))}
+    assert {service[s] for s in (pageload, fetch, resource, alone, node)} == {None}
+    assert segments[alone] is None and segments[pageload] is None
+    assert service[SEGMENT_ID] == service[CHILD_ID] == "orange.local"  # PHP: kind server
