@@ -5,6 +5,10 @@ consumer crashed, or the handler raised) is claimed again after `claim_idle_ms`,
 `max_deliveries` it moves to the dead-letter stream. Each message carries `sentry-trace` and
 `baggage`, so the consumer continues the producer's trace; the SDK is flushed after each
 message, as the serverless functions of the original do.
+
+Release health: each message handled is one request-mode session of the service's release, as
+sentry-sdk's web integrations track one per HTTP request (a consumer is a server whose requests
+are messages); a handler that raises makes that session crashed.
 """
 
 import logging
@@ -18,6 +22,7 @@ import orjson
 import sentry_sdk
 from redis import Redis
 from redis.exceptions import RedisError, ResponseError
+from sentry_sdk.sessions import track_session
 from sentry_sdk.utils import event_from_exception
 
 log = logging.getLogger(__name__)
@@ -78,6 +83,16 @@ def _decode(stream: str, message_id: Any, fields: dict[bytes, bytes], deliveries
 
 
 Handler = Callable[[Message], None]
+
+
+def capture_crash(exc: BaseException) -> None:
+    """Reports `exc` as a crash of the consumer: `mechanism.handled` false, which is what makes
+    sentry-sdk mark the session it happened in as crashed."""
+    client = sentry_sdk.get_client()
+    event, hint = event_from_exception(
+        exc, client_options=client.options, mechanism={"type": "queue", "handled": False}
+    )
+    sentry_sdk.capture_event(event, hint=hint)
 
 
 class Consumer:
@@ -177,21 +192,16 @@ class Consumer:
         transaction = sentry_sdk.continue_trace(
             message.headers, op="queue.process", name=f"{self.group}: {message.type}"
         )
-        with sentry_sdk.isolation_scope() as scope:
+        with sentry_sdk.isolation_scope() as scope, track_session(scope, session_mode="request"):
             scope.set_tag("messaging.message_id", message.id)
             with sentry_sdk.start_transaction(transaction):
                 try:
                     self.handler(message)
                 except Exception as exc:
-                    # Unhandled, as far as the service goes: reported as a crash and left
-                    # unacknowledged, so the message is delivered again.
-                    client = sentry_sdk.get_client()
-                    event, hint = event_from_exception(
-                        exc,
-                        client_options=client.options,
-                        mechanism={"type": "queue", "handled": False},
-                    )
-                    sentry_sdk.capture_event(event, hint=hint)
+                    # Unhandled, as far as the service goes: reported as a crash (which makes
+                    # the message's session crashed) and left unacknowledged, so the message is
+                    # delivered again.
+                    capture_crash(exc)
                     log.warning("%s: %s failed: %r", self.name, message.id, exc)
                 else:
                     self.redis.xack(self.stream, self.group, message.id)
@@ -224,6 +234,10 @@ class Consumer:
             transaction = sentry_sdk.continue_trace(
                 message.headers, op="queue.dead_letter", name=f"{self.group}: dead letter"
             )
-            with sentry_sdk.isolation_scope(), sentry_sdk.start_transaction(transaction):
+            with (
+                sentry_sdk.isolation_scope() as scope,
+                track_session(scope, session_mode="request"),
+                sentry_sdk.start_transaction(transaction),
+            ):
                 self.on_dead_letter(message)
             sentry_sdk.flush(timeout=3)

@@ -15,11 +15,12 @@ import pytest
 from sqlalchemy import func, select
 
 from bench.server import Server, running_server
+from shop.faults import Faults
 from shop.runner import Shop, free_port, running_shop
 from shop.settings import SERVICES, ShopSettings
-from shop.traffic import Scenario, Truth, run_traffic
+from shop.traffic import SCENARIOS, Scenario, Truth, run_traffic
 from store.engine import Database
-from store.models import CorrelationKey, CorrelatorState, Event
+from store.models import CorrelationKey, CorrelatorState, Event, SessionCount
 from store.payload import decompress
 from store.settings import DatabaseSettings
 from tests.conftest import ProjectKey, make_project
@@ -238,3 +239,102 @@ def test_journeys_match_the_shop_ground_truth_in_every_scenario(
     database.dispose()
     assert payloads
     assert not [p for p in payloads if b"4111111111111111" in p or b"4222222222222" in p]
+
+
+GOOD_RELEASE, BAD_RELEASE = "e2e-good", "e2e-bad"
+MAX_DELIVERIES = 3
+# Per release, the faults of each phase: the bad release loses products (the bad-release
+# scenario: the catalog crashes for them), then its payment processor crashes on every charge
+# as well (deterministic, so that payment's crashes are always there to count).
+PAYMENT_DOWN = "payment-down"
+RELEASE_PHASES: dict[str, dict[str, Faults]] = {
+    GOOD_RELEASE: {Scenario.healthy: SCENARIOS[Scenario.healthy]},
+    BAD_RELEASE: {
+        Scenario.bad_release: SCENARIOS[Scenario.bad_release],
+        PAYMENT_DOWN: Faults(bad_release=True, payment_crash_share=1.0),
+    },
+}
+
+
+async def traffic_under(url: str, faults: Faults) -> list[Truth]:
+    async with httpx.AsyncClient(base_url=url) as client:
+        (await client.put("/admin/faults", json=faults.model_dump())).raise_for_status()
+    result = await run_traffic(url, orders=12, scenario=None, concurrency=4, seed=7)
+    assert len(result.truth) == 12, result.errors
+    return result.truth
+
+
+def run_release(
+    release: str, tmp_path: Path, dsns: dict[str, str], phases: dict[str, Faults]
+) -> dict[str, list[Truth]]:
+    """The shop deployed on `release` runs its phases, then stops: its services flush the SDK
+    on shutdown, so every session they tracked has been sent."""
+    settings = ShopSettings(
+        SENTRY_RELEASE=release,
+        SENTRY_ENVIRONMENT="e2e",
+        SENTRAIL_REDIS_URL=fresh_redis_url(),
+        SHOP_DATA_DIR=tmp_path / release,
+        SHOP_PORT=free_port_block(),
+        SHOP_CLAIM_IDLE_MS=300,
+        SHOP_MAX_DELIVERIES=MAX_DELIVERIES,
+    ).with_dsns(dsns)
+    with running_shop(settings) as shop:
+        return {name: asyncio.run(traffic_under(shop.url, f)) for name, f in phases.items()}
+
+
+def crashed_by_project(database_url: str, release: str) -> dict[int, int]:
+    database = Database(DatabaseSettings(database_url=database_url))
+    with database.sessions() as session:
+        rows = session.execute(
+            select(SessionCount.project_id, func.sum(SessionCount.crashed))
+            .where(SessionCount.release == release)
+            .group_by(SessionCount.project_id)
+        ).all()
+    database.dispose()
+    return {project: int(crashed) for project, crashed in rows if crashed}
+
+
+def settled_health(server: Server, release: str, timeout: float = 30.0) -> dict[str, Any]:
+    """The release's health once its session count stopped changing (the collector stores
+    what the stopped shop sent a moment later)."""
+    deadline = time.monotonic() + timeout
+    seen: list[int] = []
+    while True:
+        answer = httpx.get(f"{server.url}/api/v1/releases/{release}", timeout=5)
+        if answer.status_code == 200:
+            seen.append(answer.json()["sessions"]["total"])
+            if len(seen) >= 3 and seen[-1] == seen[-3] > 0:
+                body: dict[str, Any] = answer.json()
+                return body
+        assert time.monotonic() < deadline, answer.text
+        time.sleep(0.5)  # polling until the sessions are stored, bounded
+
+
+def test_the_bad_release_crashes_and_is_less_crash_free_than_the_good_one(
+    database_url: str, tmp_path: Path, projects: dict[str, ProjectKey]
+) -> None:
+    with running_server(database_url, tmp_path / "server.log") as server:
+        dsns = {service: server.dsn(p.id, p.key) for service, p in projects.items()}
+        truths = {
+            release: run_release(release, tmp_path, dsns, phases)
+            for release, phases in RELEASE_PHASES.items()
+        }
+        good = settled_health(server, GOOD_RELEASE)
+        bad = settled_health(server, BAD_RELEASE)
+    assert good["sessions"]["crashed"] == 0 and good["crash_free_sessions"] == 1.0
+    assert bad["crash_free_sessions"] < 1.0
+    assert bad["crash_free_sessions"] < good["crash_free_sessions"]
+    # The crashes are the ones the shop's record explains, each in its service's project.
+    bad_truth = truths[BAD_RELEASE]
+    lost = [t for ts in bad_truth.values() for t in ts if t.failed_service == "catalog"]
+    payment_crashes = [t for t in bad_truth[PAYMENT_DOWN] if t.failed_service == "payment"]
+    assert lost and payment_crashes, bad_truth
+    crashed = crashed_by_project(database_url, BAD_RELEASE)
+    assert set(crashed) == {projects["catalog"].id, projects["payment"].id}, crashed
+    # Each lost order crashed the catalog on its product page and again at checkout, and on
+    # the page of each lost product it held (at most three).
+    assert 2 * len(lost) <= crashed[projects["catalog"].id] <= 4 * len(lost)
+    # A crashing payment crashes on every delivery until it is dead-lettered.
+    assert crashed[projects["payment"].id] == MAX_DELIVERIES * len(payment_crashes)
+    assert bad["sessions"]["crashed"] == sum(crashed.values())
+    assert bad["sessions"]["errored"] >= len(lost)  # the order service's handled report
