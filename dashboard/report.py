@@ -100,7 +100,7 @@ def render_gate(verdict: dict[str, Any], format: GateFormat) -> str:
     request comment (md)."""
     if format == "json":
         return orjson.dumps(verdict, option=orjson.OPT_INDENT_2).decode() + "\n"
-    mark = {"pass": "PASS", "fail": "FAIL", "insufficient_data": "NOT ENOUGH DATA"}
+    mark = {"pass": "PASS", "fail": "FAIL", "insufficient_data": "NOT ENOUGH DATA"}  # nosec B105  # verdicts, not passwords
     baseline = verdict["baseline"] or "no baseline"
     head = f"{mark[verdict['verdict']]}: release {verdict['version']} against {baseline}"
     lines = [f"## {head}" if format == "md" else head]
