@@ -153,5 +153,36 @@ def order_logs(
         query = query.where(LogEntry.level == filters.level)
     if filters is not None and filters.q:
         query = query.where(func.lower(LogEntry.body).contains(filters.q.lower(), autoescape=True))
-    rows = session.scalars(query.order_by(LogEntry.id.desc()).limit(ORDER_LOG_LIMIT))
-    return [log_summary(r) for r in rows]
+    rows = list(session.scalars(query.order_by(LogEntry.id.desc()).limit(ORDER_LOG_LIMIT)))
+    carriers = _key_carriers(session, journey.key, [r.id for r in rows])
+    return [
+        schemas.OrderLog(
+            **log_summary(r).model_dump(), joined_by=_joined_by(r, journey.key, carriers)
+        )
+        for r in rows
+    ]
+
+
+def _key_carriers(
+    session: Session, order_id: str, ids: list[int]
+) -> dict[int, tuple[str, str, str | None]]:
+    """(key name, carrier, overruled) of the entries among `ids` that carry `order_id`."""
+    if not ids:
+        return {}
+    return {
+        row_id: (name, carrier, overruled)
+        for row_id, name, carrier, overruled in session.execute(
+            select(LogKey.log_row_id, LogKey.name, LogKey.carrier, LogKey.overruled).where(
+                LogKey.value == order_id, LogKey.log_row_id.in_(ids)
+            )
+        )
+    }
+
+
+def _joined_by(
+    entry: LogEntry, order_id: str, carriers: dict[int, tuple[str, str, str | None]]
+) -> schemas.JoinedBy:
+    if entry.id in carriers:
+        name, carrier, overruled = carriers[entry.id]
+        return schemas.JoinedByKey(key=name, carrier=carrier or None, overruled=overruled)
+    return schemas.JoinedByLink(via="trace", value=entry.trace_id or "", through=None)

@@ -114,6 +114,14 @@ class LogList(BaseModel):
     next_cursor: str | None
 
 
+class OrderLog(LogSummary):
+    """A log entry of an order, with how it belongs to it: it carries the order's key (in which
+    attribute, or in its body), or it is on one of the journey's traces (`through` null: the
+    trace is the journey's own)."""
+
+    joined_by: JoinedBy
+
+
 class TraceEvents(BaseModel):
     """A trace's events, spans (oldest first, flat, linked by `parent_span_id`) and log
     entries (oldest first)."""
@@ -289,7 +297,7 @@ class OrderDetail(BaseModel):
     error_count: int
     hops: list[Hop]
     events: list[OrderEvent]
-    logs: list[LogSummary]  # the newest ORDER_LOG_LIMIT (reads/logs.py), newest first
+    logs: list[OrderLog]  # the newest ORDER_LOG_LIMIT (reads/logs.py), newest first
     span_count: int  # spans of the order's traces
 
 

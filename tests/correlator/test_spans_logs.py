@@ -136,6 +136,27 @@ def test_an_order_shows_its_logs_and_counts_its_spans(
     assert [entry["body"] for entry in listed] == [entry["body"] for entry in detail["logs"]]
 
 
+def test_each_log_of_an_order_says_how_it_belongs_to_it(
+    shop: Shop, client: TestClient, project: ProjectKey, database: Database
+) -> None:
+    """By its own key (which attribute), or by being on one of the journey's traces."""
+    order, trace = new_ids()
+    keyed = service_log("shipping", order, uuid.uuid4().hex, "info", "label printed")
+    on_trace = log(trace_id=trace, level="info", body="cache warm", timestamp=BASE.timestamp())
+    assert post(client, project, envelope(item("log", [keyed, on_trace]))).status_code == 200
+    shop.send(shop.transaction("order", 0.1, trace, order))
+    correlate(database)
+    joined = {
+        e["body"]: e["joined_by"] for e in client.get(f"/api/v1/orders/{order}").json()["logs"]
+    }
+    assert joined == {
+        "label printed": {
+            "via": "key", "key": "order_id", "carrier": "attribute:order_id", "overruled": None
+        },
+        "cache warm": {"via": "trace", "value": trace, "through": None},
+    }  # fmt: skip
+
+
 def test_rebuilding_keys_reads_span_and_log_made_events_as_ingest_did(
     client: TestClient, project: ProjectKey, database: Database
 ) -> None:
