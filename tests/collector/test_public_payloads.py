@@ -53,9 +53,13 @@ def project(database: Database) -> ProjectKey:
     return make_project(database)
 
 
-def framed(item_type: str, payload: bytes, envelope_header: str) -> bytes:
-    """A payload published as bare JSON, as the one item of an envelope (bytes unchanged)."""
-    header = json.dumps({"type": item_type, "length": len(payload)}, separators=(",", ":"))
+def framed(
+    item_type: str, payload: bytes, envelope_header: str, item_headers: dict[str, Any]
+) -> bytes:
+    """A payload published as bare JSON, as the one item of an envelope (bytes unchanged),
+    with the item headers its page gives."""
+    fields = {"type": item_type, **item_headers, "length": len(payload)}
+    header = json.dumps(fields, separators=(",", ":"))
     return envelope_header.encode() + b"\n" + header.encode() + b"\n" + payload + b"\n"
 
 
@@ -74,8 +78,11 @@ def replay(client: TestClient, project: ProjectKey, name: str, how: dict[str, An
         return client.post("/webhooks/sentry", content=body, headers=headers)
     if how["route"] == "store":
         return client.post(f"/api/{project.id}/store/", content=body, headers=project.auth)
+    if how["route"] == "security":  # browsers post CSP reports with the key in the query
+        url = f"/api/{project.id}/security/?sentry_key={project.key}"
+        return client.post(url, content=body, headers={"Content-Type": "application/csp-report"})
     if "item" in how:
-        body = framed(how["item"], body, how["envelope_header"])
+        body = framed(how["item"], body, how["envelope_header"], how.get("item_headers", {}))
     if how.get("auth") == "dsn header":
         return client.post(f"/api/{DOCS_DSN_PROJECT}/envelope/", content=body)
     return client.post(f"/api/{project.id}/envelope/", content=body, headers=project.auth)
@@ -108,7 +115,23 @@ def observed(client: TestClient, key: str, expected: Any) -> Any:
         return _paired(shown, expected, _pick)
     if key == "runs":
         return {slug: _runs(client, slug, runs) for slug, runs in expected.items()}
+    if key == "traces":
+        return {trace_id: _trace(client, trace_id, parts) for trace_id, parts in expected.items()}
     raise AssertionError(f"unknown expectation {key}")
+
+
+def _trace(client: TestClient, trace_id: str, wanted: dict[str, Any]) -> dict[str, Any] | None:
+    """A trace's event types, spans and log entries, each reduced to the named fields."""
+    response = client.get(f"/api/v1/traces/{trace_id}")
+    if response.status_code == 404:
+        return None
+    trace = response.json()
+    return {
+        "events": [event["type"] for event in trace["events"]],
+        "spans": _paired(trace["spans"], wanted["spans"], _pick),
+        # Entries of one timestamp have no order between them: compared by body.
+        "logs": _paired(_by_body(trace["logs"]), _by_body(wanted["logs"]), _pick),
+    }
 
 
 def _paired(
@@ -180,6 +203,10 @@ def _runs(client: TestClient, slug: str, wanted: list[dict[str, Any]]) -> list[d
     return _paired(runs, wanted, _pick)
 
 
+def _by_body(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(logs, key=lambda entry: str(entry.get("body")))
+
+
 def _instant(value: str) -> str:
     """A time as the manifest writes it (Sentry's microsecond `…Z` form)."""
     return datetime.fromisoformat(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -191,6 +218,11 @@ def _normal(key: str, expected: Any) -> Any:
         return {
             event_id: {k: _instant(v) if k == "timestamp" else v for k, v in fields.items()}
             for event_id, fields in expected.items()
+        }
+    if key == "traces":
+        return {
+            trace_id: {**parts, "logs": _by_body(parts["logs"])}
+            for trace_id, parts in expected.items()
         }
     if key in ("issues", "feedback"):
         return [
