@@ -280,3 +280,13 @@ def _mismatches(shown: Any, expected: Any, path: tuple[Any, ...]) -> list[str]:
         pairs = zip(shown, expected, strict=True)
         return [m for i, (s, e) in enumerate(pairs) for m in _mismatches(s, e, (*path, i))]
     return [] if shown == expected else [f"{'/'.join(map(str, path))}: {shown!r} != {expected!r}"]
+
+
+def test_every_documented_difference_has_its_readme_row() -> None:
+    """A difference is deliberate only if the README's compatibility table says so."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("## Compatibility with Sentry", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    for name, entry in MANIFEST.items():
+        for difference in entry.get("differences", []):
+            assert any(row.startswith(f"| {difference['readme']}") for row in rows), name
