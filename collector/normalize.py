@@ -274,7 +274,8 @@ def normalize_event(
     message, template = message_of(event)
     contexts = _mapping(event.get("contexts"))
     trace = _mapping(contexts.get("trace"))
-    platform = _text(event.get("platform"), 64)
+    # Relay fills in `other` for an event that names no platform, as Sentry stores it.
+    platform = _text(event.get("platform"), 64) or "other"
     timestamp = event_time(event.get("timestamp"), received_at)
 
     if kind == "transaction":
