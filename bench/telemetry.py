@@ -98,6 +98,7 @@ def ingest(args: argparse.Namespace) -> None:
         writer_lines = harness.group_commits(workdir / "server.log")
         stored, keys = stored_rows(database, args.kind)
         database.dispose()
+        harness.drop_database(url)
     acked = (first.ok + result.ok) * per
     report_ingest(args, result, acked, stored, keys, server_cpu, first, len(measured[0]))
     for line in writer_lines:
@@ -444,6 +445,7 @@ def reads(args: argparse.Namespace) -> None:
             times = timed(pages, page_paths)
             size = len(pages.get(page_paths[0]).content)
             print(line(f"page /traces/{{id}} ({size / 1024:,.0f} KiB of HTML)", times))
+        harness.drop_database(url)
 
 
 def main() -> None:
