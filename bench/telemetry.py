@@ -54,8 +54,10 @@ from collector.spans import read_span_items
 from dashboard.auth import COOKIE, start_session
 from rules.config import current_rules
 from rules.extract import KeyExtractor
+from store import migrations
 from store.engine import Database
-from store.models import Journey, LogEntry, LogKey, Span, SpanKey
+from store.models import ItemOutcome, Journey, LogEntry, LogKey, Span, SpanKey
+from store.settings import DatabaseSettings
 
 PER_ENVELOPE = {"span": 50, "log": 100}
 WARMUP = 100  # envelopes
@@ -96,21 +98,31 @@ def ingest(args: argparse.Namespace) -> None:
             )
             server_cpu = sum(harness.process_cpu_seconds(server.process.pid)) - cpu_before
         writer_lines = harness.group_commits(workdir / "server.log")
-        stored, keys = stored_rows(database, args.kind)
+        stored, keys, outcomes = stored_rows(database, args.kind)
         database.dispose()
         harness.drop_database(url)
     acked = (first.ok + result.ok) * per
     report_ingest(args, result, acked, stored, keys, server_cpu, first, len(measured[0]))
+    print(f"outcomes other than accepted: {'; '.join(outcomes) or 'none'}")
     for line in writer_lines:
         print(f"group commit (whole run, one line per worker): {line}")
 
 
-def stored_rows(database: Database, kind: str) -> tuple[int, int]:
+def stored_rows(database: Database, kind: str) -> tuple[int, int, list[str]]:
+    """Rows and keys stored, and what the collector counted as not stored in full (outcomes
+    other than `accepted`: invalid entries, cut attributes)."""
     rows, keys = (Span, SpanKey) if kind == "span" else (LogEntry, LogKey)
     with database.sessions() as session:
         stored = session.scalar(select(func.count()).select_from(rows)) or 0
         found = session.scalar(select(func.count()).select_from(keys)) or 0
-    return stored, found
+        outcomes = session.execute(
+            select(ItemOutcome.outcome, ItemOutcome.category, ItemOutcome.reason,
+                   func.sum(ItemOutcome.quantity))
+            .where(ItemOutcome.outcome != "accepted")
+            .group_by(ItemOutcome.outcome, ItemOutcome.category, ItemOutcome.reason)
+        )  # fmt: skip
+        other = [f"{o} {c} ({r}): {n}" for o, c, r, n in outcomes]
+    return stored, found, other
 
 
 def report_ingest(
@@ -405,27 +417,57 @@ def line(label: str, times: list[float]) -> str:
     )
 
 
+def prepared(args: argparse.Namespace, workdir: Path) -> tuple[str, Database, list[str], str]:
+    """The database (url, handle), a sample of its orders and the 2,000-span trace: loaded
+    into a fresh database, or with --keep into that SQLite file, which a later run with the
+    same --keep reuses as it is."""
+    if args.keep is not None and args.keep.exists():
+        url = f"sqlite:///{args.keep}"
+        database = Database(DatabaseSettings(database_url=url))
+        with database.sessions() as session:
+            every = max(1, (session.scalar(select(func.max(Journey.id))) or 0) // 5000)
+            sample = list(session.scalars(select(Journey.key).where(Journey.id % every == 0)))
+            trace = session.scalars(
+                select(Span.trace_id).group_by(Span.trace_id).order_by(func.count().desc())
+            ).first()
+        assert trace is not None, f"{args.keep} holds no trace: not a database this bench made"
+        print(f"reusing {args.keep} (--logs ignored)")
+        return url, database, sample, trace
+    if args.keep is not None:
+        url = f"sqlite:///{args.keep}"
+        migrations.upgrade(url)
+        database, project_id, _ = harness.with_project(url)
+    else:
+        url = harness.fresh_database(args.backend, workdir)
+        database, project_id, _ = harness.with_project(url)
+    started = time.perf_counter()
+    sample = load_logs(database, project_id, args.logs)
+    trace = load_trace(database, project_id, random.Random(5))
+    print(f"loaded in {time.perf_counter() - started:.0f} s")
+    return url, database, sample, trace
+
+
+def describe(database: Database, url: str, sample: list[str], trace: str) -> int:
+    """Prints what the database holds; returns the trace's span count."""
+    with database.sessions() as session:
+        logs = session.scalar(select(func.max(LogEntry.id))) or 0
+        spans = session.scalar(select(func.count()).where(Span.trace_id == trace)) or 0
+    backend = "sqlite" if database.is_sqlite else "postgresql"
+    print(f"backend: {backend}; {logs:,} log entries ({len(sample):,} orders sampled), "
+          f"a trace of {spans:,} spans")  # fmt: skip
+    if database.is_sqlite:
+        size = Path(url.removeprefix("sqlite:///")).stat().st_size
+        print(f"database file: {size / 2**30:.2f} GiB")
+    return spans
+
+
 def reads(args: argparse.Namespace) -> None:
     rng = random.Random(5)
     print(harness.machine())
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        url = harness.fresh_database(args.backend, workdir)
-        database, project_id, _ = harness.with_project(url)
-        started = time.perf_counter()
-        sample = load_logs(database, project_id, args.logs)
-        trace = load_trace(database, project_id, rng)
-        with database.sessions() as session:
-            logs = session.scalar(select(func.max(LogEntry.id))) or 0
-            spans = session.scalar(select(func.count()).where(Span.trace_id == trace)) or 0
-        print(
-            f"backend: {args.backend}; loaded {logs:,} log entries "
-            f"({len(sample):,} orders sampled) and a trace of {spans:,} spans in "
-            f"{time.perf_counter() - started:.0f} s"
-        )
-        size = (workdir / "bench.db").stat().st_size if database.is_sqlite else 0
-        if size:
-            print(f"database file: {size / 2**30:.2f} GiB")
+        url, database, sample, trace = prepared(args, workdir)
+        spans = describe(database, url, sample, trace)
         cookie = start_session(database, TOKEN)
         database.dispose()
         env = {"SENTRAIL_DASHBOARD_TOKEN": TOKEN}
@@ -445,7 +487,8 @@ def reads(args: argparse.Namespace) -> None:
             times = timed(pages, page_paths)
             size = len(pages.get(page_paths[0]).content)
             print(line(f"page /traces/{{id}} ({size / 1024:,.0f} KiB of HTML)", times))
-        harness.drop_database(url)
+        if args.keep is None:
+            harness.drop_database(url)
 
 
 def main() -> None:
@@ -465,6 +508,11 @@ def main() -> None:
     reading.add_argument("--logs", type=int, default=10_000_000)
     reading.add_argument("--requests", type=int, default=500)
     reading.add_argument("--trace-requests", type=int, default=100)
+    reading.add_argument(
+        "--keep",
+        type=Path,
+        help="SQLite: load into this file and keep it; a later run with it reuses it as it is",
+    )
     args = parser.parse_args()
     args.run(args)
 
