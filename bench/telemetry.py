@@ -2,7 +2,8 @@
 
     python -m bench.telemetry ingest --kind span|log [--backend sqlite|postgresql] \
         [--envelopes 2000] [--concurrency 32] [--command collector|serve] [--workers N]
-    python -m bench.telemetry reads [--logs 10000000] [--backend sqlite|postgresql]
+    python -m bench.telemetry reads [--logs 10000000] [--backend sqlite|postgresql] \
+        [--keep FILE]
 
 ingest: a real `sentrail collector` (or `serve`) on a fresh database; pre-built gzip'd
 envelopes (bench/telemetry_payloads.py: 50 spans of one segment, or 100 log entries of ten
