@@ -59,6 +59,15 @@ def fresh_database(backend: str, workdir: Path) -> str:
     return url
 
 
+def drop_database(url: str) -> None:
+    """Drops a PostgreSQL database `fresh_database` made (a SQLite file goes with its
+    directory)."""
+    if url.startswith("postgresql"):
+        name = sql.Identifier(url.rsplit("/", 1)[1])
+        with psycopg.connect(POSTGRES, autocommit=True) as connection:
+            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+
+
 def with_project(url: str, name: str = "bench") -> tuple[Database, int, str]:
     """Creates the project the load is sent to; returns the database (to count what was
     stored), the project's id and its public key."""

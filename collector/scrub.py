@@ -35,7 +35,27 @@ SEPARATOR_VALUE = re.compile(
 BEARER_VALUE = re.compile(r"""\s+([^\s&,;"']+)""")
 HEX = frozenset("0123456789abcdefABCDEF")
 ID_CHARS = HEX | {"-"}
+# Fields that hold trace, span and event ids (events, span v2 entries, log entries, and the
+# attributes that repeat them), which Relay types as ids and never scrubs. An id of 16 or 32
+# hex digits may be all decimal digits, and Luhn-valid (about one random span id in 18,500):
+# masked as a card, the span was dropped as invalid after its envelope had been acknowledged.
+ID_FIELDS = frozenset(
+    {"trace_id", "span_id", "parent_span_id", "segment_id", "event_id", "sentry.segment.id",
+     "sentry.trace.parent_span_id"}
+)  # fmt: skip
 __all__ = ["FILTERED", "Scrubber", "luhn_valid"]
+
+
+def _is_id(key: object, value: object) -> bool:
+    """Whether `value`, under `key`, is a hex id: bare, or a typed attribute holding nothing
+    else (`{"value": "…", "type": "string"}`)."""
+    if key not in ID_FIELDS:
+        return False
+    if isinstance(value, dict):
+        if value.keys() - {"value", "type"} or value.get("type", "string") != "string":
+            return False
+        value = value.get("value")
+    return isinstance(value, str) and len(value) in (16, 32) and all(c in HEX for c in value)
 
 
 def _token_around(text: str, start: int, end: int) -> tuple[int, int]:
@@ -227,6 +247,8 @@ class Scrubber:
             return {
                 self._key(k): FILTERED
                 if self._sensitive(k) and v not in (None, "")
+                else v
+                if _is_id(k, v)
                 else self.value(v)
                 for k, v in value.items()
             }

@@ -11,6 +11,14 @@ from store.models import Span
 # A trace's spans returned at once (an SDK sends at most 1,000 per transaction; a trace that
 # crosses many services holds more, but the first this many are what a reader can follow).
 TRACE_SPAN_LIMIT = 5000
+# The columns a summary shows: not `attributes`, whose JSON (a dozen or more per span) cost
+# more to decode than the rest of the row, nor ORM objects (a 2,000-span trace
+# read 40 % faster, bench/telemetry.py).
+SUMMARY_COLUMNS = (
+    Span.id, Span.span_id, Span.parent_span_id, Span.segment_id, Span.is_segment, Span.service,
+    Span.op, Span.name, Span.started_at, Span.ended_at, Span.duration_ms, Span.status,
+    Span.release, Span.environment,
+)  # fmt: skip
 # The traces of one order counted (an order crosses a handful).
 ORDER_TRACE_LIMIT = 100
 
@@ -20,8 +28,8 @@ def trace_spans(
 ) -> list[schemas.SpanSummary]:
     """Oldest first, a flat list whose `parent_span_id` links the tree; `error_span_ids`: the
     spans an error event of the trace names."""
-    rows = session.scalars(
-        select(Span)
+    rows = session.execute(
+        select(*SUMMARY_COLUMNS)
         .where(Span.trace_id == trace_id)
         .order_by(Span.started_at, Span.id)
         .limit(TRACE_SPAN_LIMIT)

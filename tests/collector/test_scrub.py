@@ -236,3 +236,25 @@ def test_a_uuid_holding_luhn_valid_digits_across_its_dashes_is_kept() -> None:
     assert not Scrubber().may_change(orjson.dumps({"message": text}))
     # A card glued to letters that are no hex digit is still a card, dashed or not.
     assert Scrubber().text("xyz4111-1111-1111-1111") == "xyz************1111"
+
+
+def test_span_and_trace_ids_are_never_taken_for_cards() -> None:
+    # A 16-hex-digit span id may be all decimal digits and Luhn-valid (one in ~18,500 random
+    # ids; the telemetry bench met one): masked, its span was dropped as invalid.
+    span_id = "0970429316910964"
+    assert luhn_valid(span_id)
+    entry = {
+        "trace_id": "6cf173d587eb48568a9b2e12dcfbea52",
+        "span_id": span_id,
+        "parent_span_id": span_id,
+        "attributes": {"sentry.segment.id": {"value": span_id, "type": "string"}},
+        "contexts": {"trace": {"span_id": span_id}},
+    }
+    assert Scrubber().value(entry) == entry
+    # Only ids: the same digits elsewhere, or beside anything but a type, are a card.
+    masked = "************0964"
+    assert Scrubber().value({"note": span_id}) == {"note": masked}
+    assert Scrubber().value({"span_id": {"value": span_id, "card": span_id}}) == {
+        "span_id": {"value": masked, "card": masked}
+    }
+    assert Scrubber().value({"span_id": CARD_SPACED}) == {"span_id": "************0004"}
