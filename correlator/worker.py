@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, select, tuple_, update
+from sqlalchemy import Connection, bindparam, delete, literal, select, tuple_, update
 
 from correlator.flows import Judged, expectation, known_services, learned_paths, relearn
 from correlator.journeys import Expectation, JourneySummary, TimelineEvent, summarize
@@ -262,9 +262,11 @@ class Correlator:
     def _read_batch(self, connection: Connection, ids: list[int]) -> _Batch:
         batch = _Batch(ids=ids)
         scopes = self._project_scopes(connection)
+        # Without [[scopes]] every event is of the default scope: the project is not read.
+        project = Event.project_id if scopes else literal(0)
         for id_chunk in chunked(ids, 900):
             for row_id, project_id, trace_id in connection.execute(
-                select(Event.id, Event.project_id, Event.trace_id).where(Event.id.in_(id_chunk))
+                select(Event.id, project, Event.trace_id).where(Event.id.in_(id_chunk))
             ):
                 batch.scope[row_id] = scopes.get(project_id, DEFAULT_SCOPE)
                 if trace_id:
@@ -344,13 +346,16 @@ class Correlator:
         ]
         insert_ignore(connection, Journey.__table__, rows, ["scope", "flow", "key"])  # type: ignore[arg-type]
         found: dict[tuple[str, str, str], int] = {}
-        for value_chunk in chunked(sorted(values), 300):
+        # By the key alone (its index), keeping the (scope, flow) asked for: a row-value IN
+        # over three columns is not always served by an index.
+        for key_chunk in chunked(sorted({key for _, _, key in values}), 900):
             for scope, flow, key, journey_id in connection.execute(
                 select(Journey.scope, Journey.flow, Journey.key, Journey.id).where(
-                    tuple_(Journey.scope, Journey.flow, Journey.key).in_(value_chunk)
+                    Journey.key.in_(key_chunk)
                 )
             ):
-                found[(scope, flow, key)] = journey_id
+                if (scope, flow, key) in values:
+                    found[(scope, flow, key)] = journey_id
         return found
 
     def _add_links(
