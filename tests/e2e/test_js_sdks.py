@@ -31,9 +31,7 @@ import pytest
 
 from bench.browser import CHROMIUM, CHROMIUM_ARGS
 from bench.server import ROOT, Server, running_server
-from store.engine import Database
-from store.settings import DatabaseSettings
-from tests.conftest import ProjectKey, make_project
+from tests.conftest import ProjectKey
 from tests.services import IN_CI
 
 JS = ROOT / "tests/js"
@@ -72,15 +70,6 @@ def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
     require(js_unavailable())
     with running_server(database_url, tmp_path / "server.log") as running:
         yield running
-
-
-@pytest.fixture
-def shop(database_url: str) -> ProjectKey:
-    database = Database(DatabaseSettings(database_url=database_url))
-    try:
-        return make_project(database)
-    finally:
-        database.dispose()
 
 
 def run_json(command: list[str]) -> dict[str, Any]:

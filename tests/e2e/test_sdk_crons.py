@@ -1,46 +1,15 @@
 """Real sentry-python cron check-ins (`sentry_sdk.crons`), in a subprocess, sent to a real
 `sentrail serve` over HTTP; then the monitor checker with the clock moved on."""
 
-import json
-import subprocess
-import sys
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import httpx
-import pytest
 
-from bench.server import ROOT, Server, running_server
+from bench.server import Server
 from correlator.monitors import MonitorChecker
 from store.engine import Database
-from store.settings import DatabaseSettings
 from tests.conftest import ProjectKey, make_project
-
-
-@pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
-    with running_server(database_url, tmp_path / "server.log") as running:
-        yield running
-
-
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    db = Database(DatabaseSettings(database_url=database_url))
-    yield db
-    db.dispose()
-
-
-def run_client(dsn: str) -> dict[str, str]:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "tests/e2e/crons_client.py"), dsn],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    sent: dict[str, str] = json.loads(result.stdout.strip().splitlines()[-1])
-    return sent
+from tests.e2e.clients import run_client
 
 
 def check_at(database: Database, at: datetime) -> tuple[int, int]:
@@ -52,7 +21,7 @@ def test_check_ins_from_sentry_python_are_stored_and_a_silent_monitor_is_missed(
     server: Server, database: Database
 ) -> None:
     project: ProjectKey = make_project(database)
-    sent = run_client(server.dsn(project.id, project.key))
+    sent = run_client("crons_client.py", server.dsn(project.id, project.key))
     api = httpx.Client(base_url=server.url, timeout=10)
 
     listed = {m["slug"]: m for m in api.get("/api/v1/monitors").json()["monitors"]}

@@ -3,56 +3,21 @@ it to a real `sentrail serve`: both come back through the read API, the feedback
 of the error."""
 
 import json
-import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 
-from bench.server import ROOT, Server, running_server
+from bench.server import Server
 from correlator.worker import Correlator
 from store.engine import Database
-from store.settings import DatabaseSettings
-from tests.conftest import ProjectKey, make_project
+from tests.conftest import ProjectKey
+from tests.e2e.clients import run_client
 from tests.e2e.feedback_client import BIG
-
-
-@pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
-    with running_server(database_url, tmp_path / "server.log") as running:
-        yield running
-
-
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    db = Database(DatabaseSettings(database_url=database_url))
-    yield db
-    db.dispose()
-
-
-@pytest.fixture
-def shop(database: Database) -> ProjectKey:
-    return make_project(database)
-
-
-def run_client(dsn: str) -> dict[str, str]:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "tests/e2e/feedback_client.py"), dsn],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    sent: dict[str, str] = json.loads(result.stdout.strip().splitlines()[-1])
-    return sent
 
 
 def test_attachments_and_feedback_from_a_real_sdk_come_back_through_the_api(
     server: Server, shop: ProjectKey, database: Database
 ) -> None:
-    sent = run_client(server.dsn(shop.id, shop.key))
+    sent = run_client("feedback_client.py", server.dsn(shop.id, shop.key))
     Correlator(database).run_until_idle()
     api = httpx.Client(base_url=server.url, timeout=10)
 

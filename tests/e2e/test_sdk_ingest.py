@@ -1,53 +1,21 @@
 """Real sentry-sdk clients, in subprocesses, sending to a real `sentrail serve` over HTTP."""
 
-import json
-import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
 import pytest
 from sqlalchemy import select
 
-from bench.server import ROOT, Server, running_server
+from bench.server import Server
 from store.engine import Database
 from store.models import Event
 from store.settings import DatabaseSettings
-from tests.conftest import ProjectKey, make_project
-
-
-@pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
-    with running_server(database_url, tmp_path / "server.log") as running:
-        yield running
-
-
-@pytest.fixture
-def shop(database_url: str) -> ProjectKey:
-    database = Database(DatabaseSettings(database_url=database_url))
-    try:
-        return make_project(database)
-    finally:
-        database.dispose()
-
-
-def run_client(dsn: str) -> dict[str, str]:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "tests/e2e/sdk_client.py"), dsn],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    sent: dict[str, str] = json.loads(result.stdout.strip().splitlines()[-1])
-    return sent
+from tests.conftest import ProjectKey
+from tests.e2e.clients import run_client
 
 
 def test_everything_a_real_sdk_sends_comes_back_through_the_api(
     server: Server, shop: ProjectKey
 ) -> None:
-    sent = run_client(server.dsn(shop.id, shop.key))
+    sent = run_client("sdk_client.py", server.dsn(shop.id, shop.key))
     api = httpx.Client(base_url=server.url, timeout=10)
 
     error = api.get(f"/api/v1/events/{sent['error_id']}").json()
@@ -108,7 +76,7 @@ def test_everything_a_real_sdk_sends_comes_back_through_the_api(
 def test_transactions_keep_trace_span_op_and_duration(
     server: Server, shop: ProjectKey, database_url: str
 ) -> None:
-    sent = run_client(server.dsn(shop.id, shop.key))
+    sent = run_client("sdk_client.py", server.dsn(shop.id, shop.key))
     database = Database(DatabaseSettings(database_url=database_url))
     try:
         with database.sessions() as session:

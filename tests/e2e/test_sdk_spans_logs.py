@@ -1,48 +1,14 @@
 """Real sentry-python with logs on, in a subprocess, sending to a real `sentrail serve`: the
 transaction's spans come back in its trace, the logs in the log list and in the order."""
 
-import json
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from bench.server import ROOT, Server, running_server
-from store.engine import Database
-from store.settings import DatabaseSettings
-from tests.conftest import ProjectKey, make_project
-
-
-@pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
-    with running_server(database_url, tmp_path / "server.log") as running:
-        yield running
-
-
-@pytest.fixture
-def shop(database_url: str) -> ProjectKey:
-    database = Database(DatabaseSettings(database_url=database_url))
-    try:
-        return make_project(database)
-    finally:
-        database.dispose()
-
-
-def run_client(dsn: str) -> dict[str, str]:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "tests/e2e/sdk_logs_client.py"), dsn],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    sent: dict[str, str] = json.loads(result.stdout.strip().splitlines()[-1])
-    return sent
+from bench.server import Server
+from tests.conftest import ProjectKey
+from tests.e2e.clients import run_client
 
 
 def wait_for_order(api: httpx.Client, order_id: str, timeout: float = 20) -> Any:
@@ -59,7 +25,7 @@ def wait_for_order(api: httpx.Client, order_id: str, timeout: float = 20) -> Any
 def test_spans_and_logs_of_a_real_sdk_come_back_through_the_api(
     server: Server, shop: ProjectKey
 ) -> None:
-    sent = run_client(server.dsn(shop.id, shop.key))
+    sent = run_client("sdk_logs_client.py", server.dsn(shop.id, shop.key))
     api = httpx.Client(base_url=server.url, timeout=10)
 
     trace = api.get(f"/api/v1/traces/{sent['trace_id']}").json()

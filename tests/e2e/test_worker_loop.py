@@ -6,13 +6,10 @@ import json
 import subprocess
 import sys
 from collections import defaultdict
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
-from bench.server import ROOT, Server, running_server
+from bench.server import ROOT, Server
 from correlator.worker import Correlator
 from store.engine import Database
 from store.models import Event, Journey, JourneyEvent
@@ -20,12 +17,6 @@ from store.payload import decompress
 from tests.conftest import ProjectKey, make_project
 
 ORDERS = 12
-
-
-@pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
-    with running_server(database_url, tmp_path / "server.log") as running:
-        yield running
 
 
 def test_a_worker_loop_puts_every_event_in_its_own_order(
