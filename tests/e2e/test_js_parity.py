@@ -28,6 +28,7 @@ from tests.conftest import ProjectKey
 from tests.e2e.test_js_sdks import JS, api_when, js_unavailable, nothing_dropped, require, run_json
 
 RELEASE = "node-parity-1"
+SLUGS = ("node-hourly", "node-heartbeat")
 
 
 @pytest.fixture
@@ -52,6 +53,10 @@ def test_node_sdk_feedback_attachments_and_check_ins_come_back_and_a_silent_moni
     check_attachments(api, sent)
     check_feedback(api, sent)
     check_monitors(api, sent)
+    # every check-in carries the trace of the scope it was sent from (contexts.trace)
+    trace = api.get(f"/api/v1/events/{sent['error_id']}").json()["trace_id"]
+    runs = [api.get(f"/api/v1/monitors/{slug}").json()["runs"] for slug in SLUGS]
+    assert {r["trace_id"] for monitor in runs for r in monitor} == {trace}
     check_missed(api, database)
     nothing_dropped(api)
 
@@ -93,13 +98,16 @@ def check_feedback(api: httpx.Client, sent: dict[str, Any]) -> None:
     assert said["associated_event_id"] == sent["error_id"]
     assert (said["trace_id"], said["order_id"]) == (error["trace_id"], sent["order_id"])
     assert (said["release"], said["environment"]) == (RELEASE, "e2e")
+    assert said["url"] is None  # Node has no page: captureFeedback sends no url
+    page = api.get(f"/orders/{sent['order_id']}")
+    assert page.status_code == 200 and "I was charged but the order failed" in page.text
 
 
 def check_monitors(api: httpx.Client, sent: dict[str, Any]) -> None:
     """The monitors made by the SDK's `monitorConfig` (camelCase in JS, sent as Sentry's
     snake_case), and one run per check-in id: start and end merged."""
     listed = {m["slug"] for m in api.get("/api/v1/monitors").json()["monitors"]}
-    assert listed == {"node-hourly", "node-heartbeat"}
+    assert listed == set(SLUGS)
 
     hourly = api.get("/api/v1/monitors/node-hourly").json()
     assert hourly["schedule"] == {"type": "crontab", "value": "0 * * * *", "unit": None}
