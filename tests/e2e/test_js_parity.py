@@ -1,10 +1,13 @@
 """@sentry/node's user feedback, attachments and cron check-ins against a real `sentrail
 serve`, as tests/js/package-lock.json pins the SDK; then the monitor checker, with the clock
-moved on instead of sleeping, finds the monitor that stopped checking in. The Python SDK's
-side of the same is tests/e2e/test_sdk_feedback.py and tests/e2e/test_sdk_crons.py.
+moved on instead of sleeping, finds the monitor that stopped checking in. And sentry-cli's
+`monitors run` (npm's @sentry/cli, pinned in the same lockfile) wrapping a command that
+succeeds and one that fails. The Python SDK's side of the same is
+tests/e2e/test_sdk_feedback.py and tests/e2e/test_sdk_crons.py.
 
-Without Node/npm (or the installed packages) these tests skip with the reason; with CI=true
-they fail instead (the rule of tests/e2e/test_js_sdks.py).
+Without Node/npm (or the installed packages, or a sentry-cli binary for this platform) these
+tests skip with the reason; with CI=true they fail instead (the rule of
+tests/e2e/test_js_sdks.py).
 """
 
 import base64
