@@ -14,9 +14,11 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 
-# The real JavaScript SDKs the JS end-to-end tests drive (tests/e2e/test_js_sdks.py), exactly as
-# tests/js/package-lock.json pins them; reinstalled when the lockfile is newer. Without Node/npm
-# it is skipped and those tests skip with the reason (CI=true fails them instead).
+# The real JavaScript SDKs and sentry-cli the JS end-to-end tests drive (tests/e2e/test_js_sdks.py,
+# tests/e2e/test_js_parity.py), exactly as tests/js/package-lock.json pins them (sentry-cli's
+# binary from its npm platform package: no postinstall download); reinstalled when the lockfile
+# is newer. Without Node/npm it is skipped and those tests skip with the reason (CI=true fails
+# them instead).
 JS := tests/js
 NPM ?= npm
 
