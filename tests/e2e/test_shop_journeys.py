@@ -310,6 +310,10 @@ def settled_health(server: Server, release: str, timeout: float = 30.0) -> dict[
         time.sleep(0.5)  # polling until the sessions are stored, bounded
 
 
+# One backend: the seven processes and two releases take a minute and a half, and how sessions
+# are counted on each backend is covered by tests/collector/test_sessions.py and
+# tests/e2e/test_release_health.py on both.
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_the_bad_release_crashes_and_is_less_crash_free_than_the_good_one(
     database_url: str, tmp_path: Path, projects: dict[str, ProjectKey]
 ) -> None:
