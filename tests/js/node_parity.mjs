@@ -51,14 +51,15 @@ const feedbackId = Sentry.captureFeedback({
   associatedEventId: errorId,
 });
 
-// The cron jobs: each runs a little while (20 ms of "work"). withMonitor sends its end without
-// the monitorConfig, in an envelope of its own: a job that ended within a millisecond could
-// race its start to the server, and a check-in without config for a monitor not made yet is
-// refused (as Sentry refuses it).
-const work = (fail) =>
-  new Promise((resolve, reject) =>
-    setTimeout(() => (fail ? reject(new Error("heartbeat job failed")) : resolve()), 20),
-  );
+// The cron jobs. A real job runs for seconds or minutes, so its start has long been delivered
+// when it ends; here each waits for that (flush) instead. The SDK sends a run's end in its own
+// envelope, without the monitorConfig (withMonitor), and nothing orders two envelopes on the
+// wire: under load, an end sent 20 ms after its start overtook it, and for a monitor not yet
+// made it is refused (docs/protocol.md#check-ins).
+const work = async (fail) => {
+  await Sentry.flush(10000);
+  if (fail) throw new Error("heartbeat job failed");
+};
 
 const startedAt = performance.now();
 const hourly = Sentry.captureCheckIn({ monitorSlug: "node-hourly", status: "in_progress" }, HOURLY);
