@@ -123,6 +123,10 @@ class Outcome:
     quantity: int
 
 
+# An outcome the writer's transaction decided, with its project (stored, duplicate, refused).
+ProjectOutcome = tuple[int, Outcome]
+
+
 class DroppedItem(Exception):
     """An envelope item answered with an outcome instead of being stored (docs/protocol.md
     #item-types): one bad item must not cost the envelope's other items."""

@@ -10,9 +10,9 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, String, Table, bindparam, case, select, update
 
-from collector.batch import IngestBatch, NormalizedEvent
+from collector.batch import IngestBatch, NormalizedEvent, ProjectOutcome
 from collector.persist_checkins import write_check_ins
-from collector.persist_feedback import ProjectOutcome, write_attachments, write_feedback
+from collector.persist_feedback import write_attachments, write_feedback
 from collector.persist_telemetry import write_telemetry
 from collector.persist_webhooks import accept_deliveries, write_comments, write_sentry_issues
 from collector.rollup import count_events
@@ -89,8 +89,8 @@ def write_batches(
     write_sentry_issues(connection, batches)
     write_comments(connection, batches)
     _write_sessions(connection, batches)
-    write_check_ins(connection, batches)
-    stored = write_feedback(connection, batches) + write_attachments(connection, batches)
+    stored = write_check_ins(connection, batches)
+    stored += write_feedback(connection, batches) + write_attachments(connection, batches)
     _write_outcomes(connection, batches, stored)
     return found
 
@@ -408,8 +408,9 @@ def _write_sessions(connection: Connection, batches: Sequence[IngestBatch]) -> N
 def _write_outcomes(
     connection: Connection, batches: Sequence[IngestBatch], stored: Sequence[ProjectOutcome]
 ) -> None:
-    """The batches' outcomes and `stored`, what the transaction itself decided (feedback and
-    attachments: stored, duplicate, over quota)."""
+    """The batches' outcomes and `stored`, what the transaction itself decided (check-ins:
+    accepted or for an unknown monitor; feedback and attachments: stored, duplicate, over
+    quota)."""
     hour = hour_of(utcnow())
     merged: dict[tuple[Any, ...], int] = defaultdict(int)
     outcomes = [(b.project_id, o) for b in batches for o in b.outcomes] + list(stored)

@@ -6,7 +6,6 @@ into its run (an `in_progress` never undoes a finished run), and a monitor's las
 only moves forward, so replays and racing collectors agree.
 """
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,16 +13,14 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, case, func, or_, select, update
 
-from collector.batch import IngestBatch
+from collector.batch import IngestBatch, Outcome, ProjectOutcome
 from collector.checkins import CheckInItem
-from store.clock import hour_of, utcnow
-from store.models import CheckIn, ItemOutcome, Monitor
+from store.models import CheckIn, Monitor
 from store.schedules import next_expected
-from store.upsert import insert_for, insert_ignore, insert_or_add
+from store.upsert import insert_for, insert_ignore
 
 monitor_table = cast(Table, Monitor.__table__)
 check_in_table = cast(Table, CheckIn.__table__)
-outcome_table = cast(Table, ItemOutcome.__table__)
 TERMINAL = frozenset({"ok", "error"})
 UNKNOWN = "unknown monitor and no monitor_config"
 
@@ -42,25 +39,28 @@ class _Known:
         )
 
 
-def write_check_ins(connection: Connection, batches: Sequence[IngestBatch]) -> None:
+def write_check_ins(connection: Connection, batches: Sequence[IngestBatch]) -> list[ProjectOutcome]:
+    """Stores the check-ins; returns an outcome per check-in, for the writer's one count of
+    outcomes: `accepted`, or `invalid` for one of a monitor that does not exist and that carried
+    no config to make it (category `monitor`, GET /api/v1/outcomes)."""
     items = [(b.project_id, item) for b in batches for item in b.check_ins]
     if not items:
-        return
+        return []
     # One lock order across collectors (by monitor); the sort is stable, so each monitor's
     # check-ins keep the order they arrived in.
     items.sort(key=lambda pair: (pair[0], pair[1].slug))
     _upsert_monitors(connection, items)
     known = _monitors(connection, {(p, item.slug) for p, item in items})
-    counts: dict[tuple[int, str], int] = defaultdict(int)
+    outcomes: list[ProjectOutcome] = []
     for project_id, item in items:
         monitor = known.get((project_id, item.slug))
-        if monitor is None:
-            counts[(project_id, UNKNOWN)] += 1  # Sentry too refuses a check-in it cannot place
+        if monitor is None:  # Sentry too refuses a check-in it cannot place
+            outcomes.append((project_id, Outcome("invalid", "monitor", UNKNOWN, 1)))
             continue
         _upsert_run(connection, project_id, monitor.id, item)
         _advance_monitor(connection, monitor, item)
-        counts[(project_id, "check-in")] += 1
-    _count_outcomes(connection, counts)
+        outcomes.append((project_id, Outcome("accepted", "monitor", "check-in", 1)))
+    return outcomes
 
 
 def _config_columns(item: CheckInItem) -> dict[str, Any]:
@@ -186,28 +186,4 @@ def _advance_monitor(connection: Connection, monitor: _Known, item: CheckInItem)
             ),
         )
         .values(**values)
-    )
-
-
-def _count_outcomes(connection: Connection, counts: dict[tuple[int, str], int]) -> None:
-    """Stored check-ins as `accepted`, and those for a monitor that does not exist (and that
-    carried no config to make it) as `invalid`, category `monitor` (GET /api/v1/outcomes)."""
-    hour = hour_of(utcnow())
-    rows = [
-        {
-            "project_id": project_id,
-            "hour_at": hour,
-            "outcome": "invalid" if reason == UNKNOWN else "accepted",
-            "category": "monitor",
-            "reason": reason,
-            "quantity": quantity,
-        }
-        for (project_id, reason), quantity in sorted(counts.items())
-    ]
-    insert_or_add(
-        connection,
-        outcome_table,
-        rows,
-        ["project_id", "hour_at", "outcome", "category", "reason"],
-        ["quantity"],
     )

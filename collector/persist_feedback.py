@@ -16,14 +16,13 @@ from typing import Any, cast
 
 from sqlalchemy import BigInteger, Connection, Integer, Table, bindparam, delete, update
 
-from collector.batch import AttachmentRow, IngestBatch, Outcome
+from collector.batch import AttachmentRow, IngestBatch, Outcome, ProjectOutcome
 from store.models import Attachment, AttachmentUsage, Feedback
 from store.upsert import dialect_insert, insert_ignore
 
 feedback_table = cast(Table, Feedback.__table__)
 attachment_table = cast(Table, Attachment.__table__)
 usage_table = cast(Table, AttachmentUsage.__table__)
-ProjectOutcome = tuple[int, Outcome]
 
 
 def _stored(category: str) -> Outcome:
