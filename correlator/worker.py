@@ -73,7 +73,7 @@ class Correlator:
         self.settings = settings or CorrelatorSettings()
         self.clock = clock
         # Each flow's key makes that flow's journeys; every other key is a link.
-        self.flow_of_key = {flow.key: flow.name for flow in self.rules.flows}
+        self.flow_of_key = self.rules.flow_of_key
         self.link_names = [k.name for k in self.rules.keys if k.name not in self.flow_of_key]
         self._learned_at: datetime | None = None
 

@@ -87,7 +87,7 @@ def list_feedback(
     """User feedback, newest first, each with the event it is about, its trace and order."""
     order = None
     if order_id is not None:
-        order = orders.find_order(session, order_id, [f.name for f in current_rules().flows])
+        order = orders.find_order(session, order_id, current_rules().flow_names)
         if order is None:
             raise NotFound(f"no order {order_id}")
     return feedback.list_feedback(
@@ -250,7 +250,7 @@ def list_orders(
 @router.get("/orders/{order_id}", response_model=schemas.OrderDetail)
 def get_order(order_id: str, session: SessionDep, scope: str | None = None) -> schemas.OrderDetail:
     """One order's journey: hops, status, failing and missing hop, its events oldest first."""
-    flow_names = [flow.name for flow in current_rules().flows]
+    flow_names = current_rules().flow_names
     journey = orders.find_order(session, order_id, flow_names, scope)
     if journey is None:
         raise NotFound(f"no order {order_id}")

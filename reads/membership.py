@@ -45,8 +45,7 @@ def memberships(
 def _key_of(flow: str) -> str:
     """The key whose values make the journeys of `flow` (the first flow's for a flow no longer
     in the rules)."""
-    rules = current_rules()
-    return next((f.key for f in rules.flows if f.name == flow), rules.journey.key)
+    return current_rules().flow(flow).key
 
 
 def _vias(session: Session, journey_id: int, ids: list[int]) -> dict[int, str]:

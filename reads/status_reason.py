@@ -61,5 +61,4 @@ def _failed(journey: Journey, events: Sequence[Event]) -> str:
 
 
 def _stall_after(flow: str) -> float:
-    rules = current_rules()
-    return next((f.stall_after for f in rules.flows if f.name == flow), rules.journey.stall_after)
+    return current_rules().flow(flow).stall_after

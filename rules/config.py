@@ -112,7 +112,7 @@ class CorrelationRules(BaseModel):
         names = [rule.name for rule in self.keys]
         if len(set(names)) != len(names):
             raise ValueError("each [[keys]] name must be unique")
-        flow_names = [flow.name for flow in self.flows]
+        flow_names = self.flow_names
         if len(set(flow_names)) != len(flow_names):
             raise ValueError("each [[flows]] name must be unique")
         flow_keys = [flow.key for flow in self.flows]
@@ -138,6 +138,20 @@ class CorrelationRules(BaseModel):
     def journey(self) -> FlowRule:
         """The first flow: what the one `[journey]` table used to be."""
         return self.flows[0]
+
+    @property
+    def flow_names(self) -> list[str]:
+        """The flows' names in the file's order (the order an order's journeys are preferred in)."""
+        return [flow.name for flow in self.flows]
+
+    @property
+    def flow_of_key(self) -> dict[str, str]:
+        """Key name -> the flow whose journeys its values make (every other key is a link)."""
+        return {flow.key: flow.name for flow in self.flows}
+
+    def flow(self, name: str) -> FlowRule:
+        """The flow of that name; the first flow for a name no longer in the rules."""
+        return next((flow for flow in self.flows if flow.name == name), self.journey)
 
 
 class RulesSettings(SentrailSettings):

@@ -33,12 +33,6 @@ class RulesFileError(Exception):
     """A rules file that cannot be used: unreadable, not TOML, or not valid rules."""
 
 
-def flow_keys(rules: CorrelationRules) -> dict[str, str]:
-    """Each key that makes journeys, with the flow whose journeys it makes: the one place that
-    knows where the rules say so (`[[flows]]`, or the old `[journey]` read as one flow)."""
-    return {flow.key: flow.name for flow in rules.flows}
-
-
 def load_checked(path: Path) -> CorrelationRules:
     """The rules of `path`, or RulesFileError with every problem on a line of its own."""
     try:
@@ -130,7 +124,7 @@ class Journeys:
 def check(database: Database, rules: CorrelationRules) -> dict[str, Any]:
     """Counts per key and the journeys the rules would make, over every stored event."""
     extractor = KeyExtractor(rules)
-    flows = flow_keys(rules)
+    flows = rules.flow_of_key
     stats = {rule.name: KeyStats(rule.name, flows.get(rule.name)) for rule in rules.keys}
     journeys = Journeys()
     events = unreadable = 0

@@ -65,7 +65,7 @@ def order_list(request: Request, session: SessionDep) -> Response:
 
 @router.get("/orders/{order_id}", response_class=HTMLResponse)
 def order(request: Request, order_id: str, session: SessionDep) -> Response:
-    journey = orders.find_order(session, order_id, [flow.name for flow in current_rules().flows])
+    journey = orders.find_order(session, order_id, current_rules().flow_names)
     if journey is None:
         raise NotFound(f"No order {order_id} has been seen.")
     found = orders.order_events(session, journey.id)
