@@ -620,3 +620,53 @@ class AttachmentUsage(Base):
 
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), primary_key=True)
     bytes: Mapped[int] = mapped_column(BigId, default=0)
+
+
+class Alert(Base):
+    """One firing of an alert rule for one group (docs/reference.md#alerts): opened when the
+    rule's condition holds for the group, resolved when it clears. While open, the same
+    condition fires nothing new (deduplicated per rule and group)."""
+
+    __tablename__ = "alert"
+    __table_args__ = (Index(None, "rule", "group_key", "status"), Index(None, "fired_at"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    rule: Mapped[str] = mapped_column(String(64))
+    condition: Mapped[str] = mapped_column(String(32))
+    # What the rule groups by, e.g. "flow=checkout service=shipping" or "release=2.1".
+    group_key: Mapped[str] = mapped_column(String(250))
+    status: Mapped[str] = mapped_column(String(16))  # firing | resolved
+    summary: Mapped[str] = mapped_column(Text)
+    value: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    # The dashboard page that shows it.
+    url: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]]
+    fired_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class AlertDelivery(Base):
+    """One notification of an alert (fired or resolved) to one target: an outbox row the
+    delivery thread sends, retries with backoff, and dead-letters after the last attempt."""
+
+    __tablename__ = "alert_delivery"
+    __table_args__ = (Index(None, "status", "next_attempt_at"), Index(None, "alert_id"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alert.id", ondelete="CASCADE"))
+    delivery_id: Mapped[str] = mapped_column(String(36), unique=True)
+    notice: Mapped[str] = mapped_column(String(16))  # fired | resolved
+    target: Mapped[str] = mapped_column(String(64))
+    target_kind: Mapped[str] = mapped_column(String(16))  # webhook | slack | email
+    status: Mapped[str] = mapped_column(String(16))  # pending | delivered | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # The body sent on every attempt (the same bytes, so a receiver can deduplicate).
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
