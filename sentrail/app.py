@@ -14,6 +14,7 @@ from collector.app import IngestApp
 from collector.endpoints import Ingest
 from collector.settings import CollectorSettings
 from collector.webhooks import SentryProjects, WebhookReader
+from correlator.alerts_delivery import AlertThreads
 from correlator.monitors import MonitorChecker, MonitorThread
 from correlator.settings import CorrelatorSettings, MonitorSettings
 from correlator.worker import Correlator, CorrelatorThread
@@ -22,7 +23,8 @@ from dashboard.apidocs import docs_router
 from dashboard.pages import create_pages_app
 from dashboard.security import SecurityHeaders
 from dashboard.settings import DashboardSettings
-from sentrail.settings import ALL_ROLES, Role, load_settings
+from rules.alerts import AlertSettings, alert_rules
+from sentrail.settings import ALL_ROLES, Role, ServerSettings, load_settings
 from store.engine import Database
 from store.errors import Unavailable
 from store.migrations import current_revision, head_revision
@@ -68,6 +70,7 @@ class Parts:
     dashboard: DashboardSettings | None = None
     correlator: CorrelatorSettings | None = None
     monitors: MonitorSettings | None = None
+    alerts: AlertSettings | None = None
 
     @asynccontextmanager
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -85,7 +88,7 @@ class Parts:
             state |= {"ingest": ingest, "webhooks": webhooks}
         background = None
         if "correlator" in self.roles:
-            background = CorrelatorAndPruner(database, self.correlator, self.monitors)
+            background = CorrelatorAndPruner(database, self.correlator, self.monitors, self.alerts)
             background.start()
         # Everything made so far (modules, the app, caches) lives as long as the process:
         # kept out of the collector's full passes, which otherwise walk it all and stalled
@@ -111,6 +114,7 @@ def create_app(
     roles: Collection[Role] = ALL_ROLES,
     correlator_settings: CorrelatorSettings | None = None,
     monitor_settings: MonitorSettings | None = None,
+    alert_settings: AlertSettings | None = None,
 ) -> "IngestApp | FastAPI":
     """The parts named in `roles`: collector (ingest + webhooks), correlator (a worker thread)
     and dashboard (read API). Lifespan and state belong to the API app; the ingest app sees the
@@ -122,6 +126,7 @@ def create_app(
         dashboard_settings,
         correlator_settings,
         monitor_settings,
+        alert_settings,
     )
     app = FastAPI(
         title="sentrail",
@@ -146,32 +151,46 @@ def create_app(
 
 
 class CorrelatorAndPruner:
-    """The correlator's thread, the cron monitor checker's, and the pruner's when a retention
-    is set: what the correlator role runs beside the server (in each worker, or once in the
-    parent of several)."""
+    """The correlator's thread, the cron monitor checker's, the alert evaluator's and sender's
+    when there are alert rules, and the pruner's when a retention is set: what the correlator
+    role runs beside the server (in each worker, or once in the parent of several)."""
 
     def __init__(
         self,
         database: Database,
         settings: CorrelatorSettings | None = None,
         monitor_settings: MonitorSettings | None = None,
+        alert_settings: AlertSettings | None = None,
     ) -> None:
         self.correlator = CorrelatorThread(Correlator(database, settings=settings))
         self.monitors = MonitorThread(MonitorChecker(database, monitor_settings))
+        alerting = alert_settings or AlertSettings()
+        self.alerts = AlertThreads.build(
+            database, alert_rules(alerting), alerting, dashboard_url(alerting)
+        )
         retention = database.settings.retention_days
         self.pruner = Pruner(database, retention) if retention else None
 
     def start(self) -> None:
         self.correlator.start()
         self.monitors.start()
+        if self.alerts is not None:
+            self.alerts.start()
         if self.pruner is not None:
             self.pruner.start()
 
     def stop(self) -> None:
         self.correlator.stop()
         self.monitors.stop()
+        if self.alerts is not None:
+            self.alerts.stop()
         if self.pruner is not None:
             self.pruner.stop()
+
+
+def dashboard_url(settings: AlertSettings) -> str:
+    """Where notifications link to: SENTRAIL_ALERT_DASHBOARD_URL, else SENTRAIL_PUBLIC_URL."""
+    return settings.dashboard_url or ServerSettings().public_url or "http://127.0.0.1:8000"
 
 
 def create_default_app() -> "IngestApp | FastAPI":
@@ -185,4 +204,5 @@ def create_default_app() -> "IngestApp | FastAPI":
         roles=settings.server.roles,
         correlator_settings=settings.correlator,
         monitor_settings=settings.monitors,
+        alert_settings=settings.alerts,
     )

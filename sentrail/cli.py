@@ -17,13 +17,15 @@ import uvicorn
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import func, select
 
+from correlator.alerts_delivery import AlertThreads
 from correlator.monitors import MonitorChecker, MonitorThread
 from correlator.worker import Correlator
 from dashboard.report import Format, GateFormat, render, render_gate
 from reads.gate import GateLimits, release_gate
 from reads.releases import release_health
+from rules.alerts import AlertRulesError, AlertSettings, alert_rules
 from sentrail import http
-from sentrail.app import CorrelatorAndPruner
+from sentrail.app import CorrelatorAndPruner, dashboard_url
 from sentrail.demo import Demo
 from sentrail.rekey import rekey
 from sentrail.rules_cli import rules_app
@@ -105,13 +107,36 @@ def correlator() -> None:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    alerting = _checked_alerts()
     database = Database()
     typer.echo("correlator running; Ctrl-C stops it")
     monitors = MonitorThread(MonitorChecker(database))
     monitors.start()
+    alerts = AlertThreads.build(database, alert_rules(alerting), alerting, dashboard_url(alerting))
+    if alerts is not None:
+        alerts.start()
     Correlator(database).run_forever(stop)
     monitors.stop()
+    if alerts is not None:
+        alerts.stop()
     database.dispose()
+
+
+def _checked_alerts(base_url: str | None = None) -> AlertSettings:
+    """The alert settings, once the rules file is known to be usable: a bad file stops the
+    command with the line of each problem. Notifications link to `base_url` unless
+    SENTRAIL_ALERT_DASHBOARD_URL or SENTRAIL_PUBLIC_URL says otherwise."""
+    settings = AlertSettings()
+    try:
+        alert_rules(settings)
+    except AlertRulesError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+    if base_url and not settings.dashboard_url and not ServerSettings().public_url:
+        # Worker processes read it from the environment, like every other setting.
+        os.environ["SENTRAIL_ALERT_DASHBOARD_URL"] = base_url
+        settings = AlertSettings()
+    return settings
 
 
 @app.command()
@@ -353,6 +378,9 @@ def _serve(roles: frozenset[Role], host: str, port: int, workers: int, access_lo
     # Several workers share one correlator, run here in their parent: one per worker would
     # only contend for the same events.
     in_workers = roles - {"correlator"} if several else roles
+    if "correlator" in roles:
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # nosec B104  # a link, not a bind
+        _checked_alerts(f"http://{shown}:{port}")
     # Worker processes read their roles from the environment, like every other setting.
     os.environ["SENTRAIL_ROLES"] = orjson.dumps(sorted(in_workers)).decode()
     options: dict[str, Any] = {

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings
 from collector.settings import CollectorSettings
 from correlator.settings import CorrelatorSettings, MonitorSettings
 from dashboard.settings import DashboardSettings
+from rules.alerts import AlertSettings
 from rules.config import RulesSettings
 from shop.settings import ShopSettings
 from store.errors import SentrailError
@@ -52,6 +53,7 @@ SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     MonitorSettings,
     DashboardSettings,
     RulesSettings,
+    AlertSettings,
     ServerSettings,
     ShopSettings,
 )
@@ -66,6 +68,7 @@ class Settings:
     rules: RulesSettings
     server: ServerSettings
     monitors: MonitorSettings
+    alerts: AlertSettings
 
 
 class UnknownSetting(SentrailError):
@@ -124,4 +127,5 @@ def load_settings() -> Settings:
         rules=RulesSettings(),
         server=ServerSettings(),
         monitors=MonitorSettings(),
+        alerts=AlertSettings(),
     )

@@ -1,0 +1,257 @@
+"""What each alert condition finds now (docs/reference.md#alert-rules): one `Finding` per group
+(flow and service, release, monitor) whose measure reaches the rule's threshold.
+
+Read-only, on a Session, without the write lock. Release regressions are the release gate's
+verdict (reads/gate.py), so an alert and `sentrail release gate` never disagree.
+"""
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from reads.gate import GateLimits, release_gate
+from rules.alerts import Rule
+from store.models import Event, Issue, Journey, JourneyLabel, Monitor, SessionCount
+from store.statuses import FAILED, STALLED
+
+# Journeys read per evaluation of one order rule: past this the counts are lower bounds.
+MAX_ORDERS = 50_000
+MAX_RELEASES = 20  # releases judged per evaluation of one regression rule
+
+
+@dataclass(frozen=True)
+class Finding:
+    group: str  # the group's key: "flow=checkout service=shipping", "release=2.1"
+    value: float
+    summary: str
+    path: str  # the dashboard page that shows it, from the dashboard's root
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+Evaluate = Callable[[Session, Rule, datetime], list[Finding]]
+
+
+def _orders(
+    session: Session, rule: Rule, now: datetime, status: str
+) -> list[tuple[str, str, int, int]]:
+    """(flow, service, orders in that state, orders seen in the flow) per group whose
+    journeys were last seen within the window; the service is the missing one for a stall,
+    the failing one for a failure."""
+    since = now - timedelta(seconds=rule.window)
+    query = select(Journey.flow, Journey.missing_hops, Journey.failed_service).where(
+        Journey.status == status, Journey.last_seen_at >= since
+    )
+    if rule.flow:
+        query = query.where(Journey.flow == rule.flow)
+    counts: Counter[tuple[str, str]] = Counter()
+    for flow, missing, failed in session.execute(query.limit(MAX_ORDERS)):
+        services = (missing or ["unknown"]) if status == STALLED else [failed or "unknown"]
+        for service in services:
+            if rule.service in (None, service):
+                counts[(flow, service)] += 1
+    totals: dict[str, int] = {}
+    if rule.measure == "share" and counts:
+        totals = dict(
+            session.execute(
+                select(Journey.flow, func.count())
+                .where(Journey.last_seen_at >= since, Journey.flow.in_({f for f, _ in counts}))
+                .group_by(Journey.flow)
+            ).all()
+        )
+    return [(f, s, n, totals.get(f, n)) for (f, s), n in sorted(counts.items())]
+
+
+def _order_findings(session: Session, rule: Rule, now: datetime, status: str) -> list[Finding]:
+    verb = "stalled waiting for" if status == STALLED else "failed in"
+    found = []
+    for flow, service, count, total in _orders(session, rule, now, status):
+        value = float(count) if rule.measure == "count" else count / total
+        if rule.measure == "share" and total < rule.min_orders:
+            continue
+        if value < rule.threshold:
+            continue
+        share = f" ({count / total:.0%} of {total})" if rule.measure == "share" else ""
+        params = {"status": status, "flow": flow}
+        if service != "unknown":
+            params["service"] = service
+        found.append(
+            Finding(
+                group=f"flow={flow} service={service}",
+                value=value,
+                summary=f"{count} {flow} orders {verb} {service}{share} in the last "
+                f"{_span(rule.window)}",
+                path="/orders?" + urlencode(params),
+                details={"flow": flow, "service": service, "orders": count, "seen": total},
+            )
+        )
+    return found
+
+
+def orders_stalled(session: Session, rule: Rule, now: datetime) -> list[Finding]:
+    return _order_findings(session, rule, now, STALLED)
+
+
+def orders_failed(session: Session, rule: Rule, now: datetime) -> list[Finding]:
+    return _order_findings(session, rule, now, FAILED)
+
+
+def _recent_releases(session: Session, since: datetime) -> list[str]:
+    """Releases with orders or sessions within the window, newest activity first."""
+    orders = session.execute(
+        select(JourneyLabel.value, func.max(JourneyLabel.last_seen_at))
+        .where(JourneyLabel.kind == "release", JourneyLabel.last_seen_at >= since)
+        .group_by(JourneyLabel.value)
+    ).all()
+    sessions = session.execute(
+        select(SessionCount.release, func.max(SessionCount.started_at))
+        .where(SessionCount.started_at >= since)
+        .group_by(SessionCount.release)
+    ).all()
+    latest: dict[str, datetime] = {}
+    for version, at in [*orders, *sessions]:
+        if version and (version not in latest or at > latest[version]):
+            latest[version] = at
+    return sorted(latest, key=lambda v: latest[v], reverse=True)[:MAX_RELEASES]
+
+
+def release_regression(session: Session, rule: Rule, now: datetime) -> list[Finding]:
+    limits = GateLimits(
+        min_orders=rule.min_orders,
+        max_success_drop=rule.max_success_drop,
+        max_crash_free_drop=rule.max_crash_free_drop,
+    )
+    found = []
+    for version in _recent_releases(session, now - timedelta(seconds=rule.window)):
+        verdict = release_gate(session, version, limits)
+        if verdict is None or verdict["verdict"] != "fail":
+            continue
+        drops = [c["baseline"] - c["value"] for c in verdict["checks"] if c["passed"] is False] or [
+            0.0
+        ]
+        found.append(
+            Finding(
+                group=f"release={version}",
+                value=round(max(drops), 6),
+                summary=f"release {version} is less healthy than {verdict['baseline']}: "
+                + "; ".join(verdict["reasons"]),
+                path=f"/releases/{quote(version, safe='')}",
+                details={"release": version, "baseline": verdict["baseline"], **verdict},
+            )
+        )
+    return found
+
+
+def new_issue(session: Session, rule: Rule, now: datetime) -> list[Finding]:
+    """Issues first seen within the window, per release they were first seen in."""
+    since = now - timedelta(seconds=rule.window)
+    rows = session.execute(
+        select(Issue.id, Issue.title, Issue.first_release)
+        .where(Issue.first_seen_at >= since, Issue.status != "resolved")
+        .order_by(Issue.id)
+        .limit(MAX_ORDERS)
+    ).all()
+    per_release: dict[str, list[tuple[int, str]]] = {}
+    for issue_id, title, release in rows:
+        per_release.setdefault(release or "(no release)", []).append((issue_id, title))
+    found = []
+    for release, issues in sorted(per_release.items()):
+        if len(issues) < rule.threshold:
+            continue
+        titles = ", ".join(repr(title[:60]) for _, title in issues[:3])
+        found.append(
+            Finding(
+                group=f"release={release}",
+                value=float(len(issues)),
+                summary=f"{len(issues)} new issue(s) in release {release}: {titles}",
+                path=f"/issues/{issues[0][0]}"
+                if len(issues) == 1
+                else f"/releases/{quote(release, safe='')}",
+                details={"release": release, "issues": [i for i, _ in issues[:50]]},
+            )
+        )
+    return found
+
+
+def _errors_by_service(session: Session, since: datetime, until: datetime) -> Counter[str]:
+    rows = session.execute(
+        select(Event.service, func.count())
+        .where(
+            Event.timestamp >= since,
+            Event.timestamp < until,
+            Event.type != "transaction",
+            Event.level.in_(("error", "fatal")),
+        )
+        .group_by(Event.service)
+    )
+    return Counter({service or "unknown": int(n) for service, n in rows})
+
+
+def error_spike(session: Session, rule: Rule, now: datetime) -> list[Finding]:
+    """Per service: errors in the window at least `threshold` and `factor` times the mean of
+    the `baseline_windows` windows before it."""
+    window = timedelta(seconds=rule.window)
+    current = _errors_by_service(session, now - window, now + timedelta(seconds=1))
+    before = _errors_by_service(session, now - window * (1 + rule.baseline_windows), now - window)
+    found = []
+    for service, count in sorted(current.items()):
+        baseline = before.get(service, 0) / rule.baseline_windows
+        if rule.service not in (None, service):
+            continue
+        if count < rule.threshold or count < rule.factor * baseline:
+            continue
+        found.append(
+            Finding(
+                group=f"service={service}",
+                value=float(count),
+                summary=f"{service}: {count} errors in the last {_span(rule.window)}, "
+                f"{baseline:.1f} per window before",
+                path="/services",
+                details={"service": service, "errors": count, "baseline": baseline},
+            )
+        )
+    return found
+
+
+def missed_checkin(session: Session, rule: Rule, _now: datetime) -> list[Finding]:
+    """Monitors whose last run was missed or timed out (correlator/monitors.py)."""
+    rows = session.execute(
+        select(Monitor.slug, Monitor.project_id, Monitor.status, Monitor.next_expected_at)
+        .where(Monitor.status.in_(("missed", "timeout")))
+        .order_by(Monitor.id)
+        .limit(1000)
+    ).all()
+    return [
+        Finding(
+            group=f"monitor={slug} project={project_id}",
+            value=1.0,
+            summary=f"cron monitor {slug}: its last run was {status}",
+            path=f"/monitors/{quote(slug, safe='')}?project={project_id}",
+            details={"monitor": slug, "project_id": project_id, "status": status},
+        )
+        for slug, project_id, status, _ in rows
+        if rule.service in (None, slug)
+    ]
+
+
+def _span(seconds: float) -> str:
+    if seconds % 3600 == 0:
+        return f"{seconds / 3600:g} h"
+    if seconds % 60 == 0:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
+
+
+CONDITIONS: dict[str, Evaluate] = {
+    "orders_stalled": orders_stalled,
+    "orders_failed": orders_failed,
+    "release_regression": release_regression,
+    "new_issue": new_issue,
+    "error_spike": error_spike,
+    "missed_checkin": missed_checkin,
+}

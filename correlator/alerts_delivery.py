@@ -1,0 +1,304 @@
+"""Sending alert notifications: the outbox (`alert_delivery`) the evaluator fills, sent by a
+thread of its own, at most `SENTRAIL_ALERT_CONCURRENCY` at once, each attempt bounded by
+`SENTRAIL_ALERT_TIMEOUT`, retried with backoff, dead-lettered after `SENTRAIL_ALERT_MAX_ATTEMPTS`
+(docs/reference.md#alert-deliveries).
+
+Each attempt is claimed with a compare-and-set on the row's attempt count, so several
+correlator processes never send one attempt twice. Webhooks are signed (`signature_headers`):
+HMAC-SHA256 over `"{timestamp}.{body}"`, so a receiver can refuse a replayed or altered body.
+"""
+
+import hashlib
+import hmac
+import logging
+import smtplib
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+from sqlalchemy import select, update
+
+from correlator.alerts import DEAD, DELIVERED, PENDING, AlertEvaluator, backoff
+from rules.alerts import AlertRules, AlertSettings, Target
+from store.clock import utcnow
+from store.engine import Database
+from store.models import AlertDelivery
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "sentrail-alerts/0.1"
+MAX_ERROR = 500  # characters of an error or answer kept on the delivery
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    id: int
+    delivery_id: str
+    target: str
+    attempts: int  # this attempt's number
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    ok: bool
+    status_code: int | None = None
+    error: str | None = None
+
+
+def signature_headers(
+    secret: str | None, delivery_id: str, body: bytes, timestamp: int
+) -> dict[str, str]:
+    """The headers of a signed webhook: `Sentrail-Signature: sha256=<hex>` is HMAC-SHA256 with
+    the secret over the bytes `"{Sentrail-Timestamp}." + body`."""
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "Sentrail-Delivery": delivery_id,
+        "Sentrail-Timestamp": str(timestamp),
+    }
+    if secret:
+        signed = f"{timestamp}.".encode() + body
+        digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+        headers["Sentrail-Signature"] = f"sha256={digest}"
+    return headers
+
+
+def slack_text(alert: dict[str, Any]) -> str:
+    mark = (
+        ":red_circle: FIRING" if alert.get("status") == "firing" else ":white_check_mark: RESOLVED"
+    )
+    link = f"<{alert.get('url')}|Open in sentrail>"
+    return f"{mark} *{alert.get('rule')}*: {alert.get('summary')}\n{link}"
+
+
+def email_message(target: Target, delivery_id: str, alert: dict[str, Any]) -> EmailMessage:
+    message = EmailMessage()
+    state = "FIRING" if alert.get("status") == "firing" else "RESOLVED"
+    message["Subject"] = f"[sentrail] {state} {alert.get('rule')}: {alert.get('summary')}"[:250]
+    message["From"] = target.sender
+    message["To"] = ", ".join(target.to)
+    message["Sentrail-Delivery"] = delivery_id
+    message.set_content(
+        f"{alert.get('summary')}\n\nRule: {alert.get('rule')} ({alert.get('condition')})\n"
+        f"Group: {alert.get('group_key')}\nValue: {alert.get('value')} "
+        f"(threshold {alert.get('threshold')})\nFired at: {alert.get('fired_at')}\n"
+        f"Resolved at: {alert.get('resolved_at') or '-'}\n\n{alert.get('url')}\n"
+    )
+    return message
+
+
+class AlertSender:
+    def __init__(
+        self,
+        database: Database,
+        rules: AlertRules,
+        settings: AlertSettings | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.database = database
+        self.targets = {target.name: target for target in rules.targets}
+        self.settings = settings or AlertSettings()
+        self.clock = clock
+        self.http = httpx.Client(
+            timeout=self.settings.timeout,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=self.settings.concurrency),
+        )
+        self.pool = ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="alert-send")
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.http.close()
+
+    def run_once(self) -> int:
+        """Sends the notifications due now (at most `concurrency` * 4); returns how many."""
+        claimed = self._claim(self.clock())
+        if not claimed:
+            return 0
+        outcomes = list(self.pool.map(self._send, claimed))
+        self._record(claimed, outcomes, self.clock())
+        return len(claimed)
+
+    def _claim(self, now: datetime) -> list[_Claimed]:
+        with self.database.engine.connect() as connection:
+            due = connection.execute(
+                select(
+                    AlertDelivery.id,
+                    AlertDelivery.delivery_id,
+                    AlertDelivery.target,
+                    AlertDelivery.attempts,
+                    AlertDelivery.payload,
+                )
+                .where(AlertDelivery.status == PENDING, AlertDelivery.next_attempt_at <= now)
+                .order_by(AlertDelivery.next_attempt_at, AlertDelivery.id)
+                .limit(self.settings.concurrency * 4)
+            ).all()
+            connection.rollback()
+        if not due:
+            return []
+        # Claimed until the attempt can no longer be running: another process retries only
+        # after that.
+        lease = now + timedelta(seconds=self.settings.timeout * 3 + 5)
+        claimed = []
+        with self.database.writing() as connection:
+            for row in due:
+                moved = connection.execute(
+                    update(AlertDelivery)
+                    .where(
+                        AlertDelivery.id == row.id,
+                        AlertDelivery.attempts == row.attempts,
+                        AlertDelivery.status == PENDING,
+                    )
+                    .values(attempts=row.attempts + 1, next_attempt_at=lease, updated_at=now)
+                )
+                if moved.rowcount == 1:
+                    claimed.append(
+                        _Claimed(row.id, row.delivery_id, row.target, row.attempts + 1, row.payload)
+                    )
+            connection.commit()
+        return claimed
+
+    def _send(self, delivery: _Claimed) -> Outcome:
+        target = self.targets.get(delivery.target)
+        if target is None:
+            return Outcome(False, error=f"target {delivery.target!r} is no longer configured")
+        try:
+            if target.kind == "email":
+                return self._email(target, delivery)
+            return self._post(target, delivery)
+        except (httpx.HTTPError, OSError, smtplib.SMTPException) as exc:
+            return Outcome(False, error=f"{type(exc).__name__}: {exc}"[:MAX_ERROR])
+
+    def _post(self, target: Target, delivery: _Claimed) -> Outcome:
+        assert target.url is not None  # checked by Target
+        if target.kind == "slack":
+            body = orjson.dumps({"text": slack_text(delivery.payload.get("alert", {}))})
+            headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        else:
+            body = orjson.dumps({"delivery_id": delivery.delivery_id, **delivery.payload})
+            headers = signature_headers(target.secret, delivery.delivery_id, body, int(time.time()))
+        answer = self.http.post(target.url, content=body, headers=headers)
+        if answer.is_success:
+            return Outcome(True, answer.status_code)
+        return Outcome(
+            False, answer.status_code, f"HTTP {answer.status_code}: {answer.text}"[:MAX_ERROR]
+        )
+
+    def _email(self, target: Target, delivery: _Claimed) -> Outcome:
+        assert target.host is not None  # checked by Target
+        message = email_message(target, delivery.delivery_id, delivery.payload.get("alert", {}))
+        with smtplib.SMTP(target.host, target.port, timeout=self.settings.timeout) as smtp:
+            if target.starttls:
+                smtp.starttls()
+            if target.username and target.password:
+                smtp.login(target.username, target.password)
+            smtp.send_message(message)
+        return Outcome(True)
+
+    def _record(self, claimed: list[_Claimed], outcomes: list[Outcome], now: datetime) -> None:
+        with self.database.writing() as connection:
+            for delivery, outcome in zip(claimed, outcomes, strict=True):
+                values: dict[str, Any] = {
+                    "last_status_code": outcome.status_code,
+                    "last_error": outcome.error,
+                    "updated_at": now,
+                }
+                if outcome.ok:
+                    values |= {"status": DELIVERED, "delivered_at": now}
+                elif delivery.attempts >= self.settings.max_attempts:
+                    values["status"] = DEAD
+                    log.warning(
+                        "alert delivery %s to %s dead-lettered after %d attempts: %s",
+                        delivery.delivery_id, delivery.target, delivery.attempts, outcome.error,
+                    )  # fmt: skip
+                else:
+                    values["next_attempt_at"] = now + backoff(self.settings, delivery.attempts)
+                connection.execute(
+                    update(AlertDelivery).where(AlertDelivery.id == delivery.id).values(values)
+                )
+            connection.commit()
+
+    def check_targets(self) -> list[str]:
+        """A warning per target that cannot be reached now (start-up: a warning, never a
+        crash; its notifications are retried)."""
+        warnings = []
+        for target in self.targets.values():
+            if target.kind == "email":
+                host, port = target.host or "", target.port
+            else:
+                parts = urlsplit(target.url or "")
+                host = parts.hostname or ""
+                port = parts.port or (443 if parts.scheme == "https" else 80)
+            try:
+                socket.create_connection(
+                    (host, port), timeout=min(self.settings.timeout, 3)
+                ).close()
+            except OSError as exc:
+                warnings.append(f"alert target {target.name} ({host}:{port}) unreachable: {exc}")
+        for warning in warnings:
+            log.warning("%s; its notifications will be retried", warning)
+        return warnings
+
+    def run_forever(self, stop: threading.Event, poll: float = 0.5) -> None:
+        """Sends what is due until `stop` is set; a failed round (the database away) is logged
+        and tried again."""
+        self.check_targets()
+        while not stop.is_set():
+            try:
+                sent = self.run_once()
+            except Exception:
+                log.exception("alert delivery round failed; again in %.1f s", poll)
+                sent = 0
+            if not sent:
+                stop.wait(poll)
+
+
+class AlertThreads:
+    """The evaluator's thread and the sender's, in a process that runs the correlator role:
+    two threads, so that a slow target delays only its own notifications."""
+
+    def __init__(self, evaluator: AlertEvaluator, sender: AlertSender) -> None:
+        self.evaluator = evaluator
+        self.sender = sender
+        self.stop_event = threading.Event()
+        self.threads = [
+            threading.Thread(
+                target=evaluator.run_forever, args=(self.stop_event,), name="alerts", daemon=True
+            ),
+            threading.Thread(
+                target=sender.run_forever, args=(self.stop_event,), name="alert-send", daemon=True
+            ),
+        ]
+
+    @classmethod
+    def build(
+        cls, database: Database, rules: AlertRules, settings: AlertSettings, dashboard_url: str
+    ) -> "AlertThreads | None":
+        """None when there is nothing to evaluate. Rules without targets still evaluate: their
+        alerts show in the API and on the dashboard."""
+        if not rules.rules:
+            return None
+        return cls(
+            AlertEvaluator(database, rules, settings, dashboard_url),
+            AlertSender(database, rules, settings),
+        )
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stop_event.set()
+        for thread in self.threads:
+            thread.join(timeout)
+        self.sender.close()
