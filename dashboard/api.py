@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from dashboard.auth import allowed
 from dashboard.downloads import download
 from reads import (
+    alerts,
     attachments,
     deliveries,
     events,
@@ -182,6 +183,34 @@ def list_deliveries(
     """Webhook deliveries from sentry.io, newest first."""
     return deliveries.list_deliveries(
         session=session, resource=resource, limit=limit, cursor=parse_cursor(cursor)
+    )
+
+
+@router.get("/alerts", response_model=schemas.AlertList)
+def list_alerts(
+    session: SessionDep,
+    status: Annotated[str | None, Query(pattern="^(firing|resolved)$")] = None,
+    rule: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> schemas.AlertList:
+    """Alerts, newest first: what fired, when it resolved, each notification sent and its
+    outcome (delivered, pending a retry, or dead-lettered)."""
+    return alerts.list_alerts(
+        session=session, status=status, rule=rule, limit=limit, cursor=parse_cursor(cursor)
+    )
+
+
+@router.get("/alerts/deliveries", response_model=schemas.AlertDeliveryList)
+def list_alert_deliveries(
+    session: SessionDep,
+    status: Annotated[str | None, Query(pattern="^(pending|delivered|dead)$")] = None,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> schemas.AlertDeliveryList:
+    """Alert notifications, newest first; `status=dead` is the dead-letter list."""
+    return alerts.list_alert_deliveries(
+        session=session, status=status, limit=limit, cursor=parse_cursor(cursor)
     )
 
 

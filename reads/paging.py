@@ -7,7 +7,15 @@ from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from store.errors import BadRequest
-from store.models import CheckIn, Issue, LogEntry, Monitor, WebhookDelivery
+from store.models import (
+    Alert,
+    AlertDelivery,
+    CheckIn,
+    Issue,
+    LogEntry,
+    Monitor,
+    WebhookDelivery,
+)
 
 MAX_CURSOR_DIGITS = 18  # ids are 64-bit
 
@@ -21,7 +29,7 @@ def parse_cursor(cursor: str | None) -> int | None:
     return int(cursor)
 
 
-Row = TypeVar("Row", Issue, WebhookDelivery, Monitor, CheckIn, LogEntry)
+Row = TypeVar("Row", Issue, WebhookDelivery, Monitor, CheckIn, LogEntry, Alert, AlertDelivery)
 
 
 def page_by_id(

@@ -514,3 +514,55 @@ def from_row(shape: type[Shape], row: object, **given: Any) -> Shape:
         for name in shape.model_fields
     }
     return shape.model_validate(values)
+
+
+class AlertDeliverySummary(BaseModel):
+    """One notification of an alert to one target (docs/reference.md#alert-deliveries).
+    `status`: `pending` (waiting for its first or next attempt), `delivered`, or `dead`
+    (dead-lettered after the last attempt); `last_status_code` and `last_error` tell why."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    delivery_id: str
+    alert_id: int
+    notice: Literal["fired", "resolved"]
+    target: str
+    target_kind: Literal["webhook", "slack", "email"]
+    status: Literal["pending", "delivered", "dead"]
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class AlertSummary(BaseModel):
+    """An alert (docs/reference.md#alerts): `firing` from `fired_at` until its condition
+    cleared at `resolved_at`. `url` is the dashboard page that shows it."""
+
+    id: int
+    rule: str
+    condition: str
+    group_key: str
+    status: Literal["firing", "resolved"]
+    summary: str
+    value: float
+    threshold: float
+    url: str
+    details: dict[str, Any]
+    fired_at: datetime
+    resolved_at: datetime | None
+    deliveries: list[AlertDeliverySummary]
+
+
+class AlertList(BaseModel):
+    alerts: list[AlertSummary]
+    firing: int  # alerts firing now, whatever the page shows
+    dead_letters: int  # notifications given up on
+    next_cursor: str | None
+
+
+class AlertDeliveryList(BaseModel):
+    deliveries: list[AlertDeliverySummary]
+    next_cursor: str | None

@@ -1,0 +1,262 @@
+"""The alert evaluator and the delivery outbox, in process with an injected clock, against real
+loopback receivers: fired once per rule and group, resolved when the condition clears, one
+evaluator at a time, signed webhooks, retries then the dead-letter list, slow targets apart."""
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, insert, select, update
+
+from correlator.alerts import AlertEvaluator
+from correlator.alerts_delivery import AlertSender, AlertThreads
+from rules.alerts import AlertRules, AlertSettings, Rule, Target
+from sentrail.alert_receiver import AlertReceiver
+from store.engine import Database
+from store.models import Alert, AlertDelivery, Issue, Journey, Monitor
+from tests.conftest import ProjectKey
+
+T0 = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+SECRET = "test-secret"  # noqa: S105
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def receiver() -> Iterator[AlertReceiver]:
+    running = AlertReceiver(secret=SECRET).start()
+    yield running
+    running.stop()
+
+
+def journey(database: Database, key: str, status: str, **fields: Any) -> None:
+    row = {
+        "flow": "checkout",
+        "scope": "default",
+        "key": key,
+        "status": status,
+        "failed_service": None,
+        "first_seen_at": T0 - timedelta(minutes=5),
+        "last_seen_at": T0 - timedelta(minutes=1),
+        "event_count": 3,
+        "error_count": 0,
+        "services": ["frontend", "order", "payment"],
+        "impacted_services": [],
+        "missing_hops": [],
+        "releases": ["1.0"],
+        "environments": ["prod"],
+        "trace_ids": [],
+        "hops": [],
+        "updated_at": T0,
+        **fields,
+    }
+    with database.writing() as connection:
+        connection.execute(insert(Journey), [row])
+        connection.commit()
+
+
+def stall_rules(url: str, **rule: Any) -> AlertRules:
+    return AlertRules(
+        targets=[Target(name="hook", kind="webhook", url=url, secret=SECRET)],
+        rules=[Rule(name="stalls", condition="orders_stalled", window=600, **rule)],
+    )
+
+
+def settings(**fields: Any) -> AlertSettings:
+    return AlertSettings(**{"retry_backoff": 1.0, "timeout": 5.0, **fields})
+
+
+def test_a_stall_fires_once_per_group_and_resolves_when_it_clears(
+    database: Database, receiver: AlertReceiver
+) -> None:
+    clock = Clock()
+    rules = stall_rules(receiver.url)
+    evaluator = AlertEvaluator(database, rules, settings(), "http://dash.test", clock)
+    sender = AlertSender(database, rules, settings(), clock)
+    for key in ("o-1", "o-2"):
+        journey(database, key, "stalled", missing_hops=["shipping"])
+    journey(database, "o-3", "completed")
+    assert evaluator.run_once().fired == 1
+    assert evaluator.run_once().fired == 0  # still stalled: nothing new
+    assert sender.run_once() == 1
+    (fired,) = receiver.notices()
+    assert fired.valid and fired.body["type"] == "alert.fired"
+    alert = fired.body["alert"]
+    assert alert["group_key"] == "flow=checkout service=shipping"
+    assert (
+        alert["value"] == 2 and "2 checkout orders stalled waiting for shipping" in alert["summary"]
+    )
+    assert alert["url"] == "http://dash.test/orders?status=stalled&flow=checkout&service=shipping"
+    assert fired.headers["sentrail-delivery"] == fired.body["delivery_id"]
+    with database.writing() as connection:
+        connection.execute(update(Journey).values(status="completed", missing_hops=[]))
+        connection.commit()
+    clock.now += timedelta(seconds=10)
+    assert evaluator.run_once().resolved == 1
+    assert sender.run_once() == 1
+    resolved = receiver.notices()[-1]
+    assert resolved.body["type"] == "alert.resolved" and resolved.valid
+    assert resolved.body["alert"]["id"] == alert["id"]
+    assert resolved.body["alert"]["resolved_at"] == clock.now.isoformat()
+    sender.close()
+
+
+def test_a_share_needs_enough_orders_and_reaches_its_threshold(database: Database) -> None:
+    rules = stall_rules("http://127.0.0.1:9/", measure="share", threshold=0.5, min_orders=4)
+    evaluator = AlertEvaluator(database, rules, settings(), clock=Clock())
+    journey(database, "o-1", "stalled", missing_hops=["shipping"])
+    journey(database, "o-2", "completed")
+    assert evaluator.run_once().fired == 0  # 1 of 2: too few orders to judge
+    journey(database, "o-3", "stalled", missing_hops=["shipping"])
+    journey(database, "o-4", "completed")
+    journey(database, "o-5", "completed")
+    assert evaluator.run_once().fired == 0  # 2 of 5 = 40 %
+    journey(database, "o-6", "stalled", missing_hops=["shipping"])
+    assert evaluator.run_once().fired == 1  # 3 of 6
+
+
+def test_several_evaluators_at_once_fire_one_alert(database: Database) -> None:
+    rules = stall_rules("http://127.0.0.1:9/")
+    journey(database, "o-1", "stalled", missing_hops=["shipping"])
+    evaluators = [AlertEvaluator(database, rules, settings(), clock=Clock()) for _ in range(4)]
+    start = threading.Barrier(len(evaluators))
+    results: list[Any] = []
+
+    def evaluate(evaluator: AlertEvaluator) -> None:
+        start.wait()
+        results.append(evaluator.run_once())
+
+    threads = [threading.Thread(target=evaluate, args=(e,)) for e in evaluators]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sum(r.fired for r in results) == 1, results
+    with database.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Alert)) == 1
+        assert session.scalar(select(func.count()).select_from(AlertDelivery)) == 1
+
+
+def test_a_failing_receiver_is_retried_with_backoff_then_dead_lettered_and_listed(
+    database_url: str, database: Database, client: TestClient
+) -> None:
+    failing = AlertReceiver(secret=SECRET, answer=lambda _path: 503).start()
+    clock = Clock()
+    rules = stall_rules(failing.url)
+    config = settings(max_attempts=3, retry_backoff=2.0)
+    evaluator = AlertEvaluator(database, rules, config, clock=clock)
+    sender = AlertSender(database, rules, config, clock)
+    journey(database, "o-1", "stalled", missing_hops=["shipping"])
+    evaluator.run_once()
+    try:
+        assert sender.run_once() == 1
+        assert sender.run_once() == 0  # not due before its backoff
+        clock.now += timedelta(seconds=2)  # 2 s after the first attempt
+        assert sender.run_once() == 1
+        clock.now += timedelta(seconds=3)
+        assert sender.run_once() == 0  # the second wait is 4 s
+        clock.now += timedelta(seconds=1)
+        assert sender.run_once() == 1
+        clock.now += timedelta(hours=1)
+        assert sender.run_once() == 0  # dead: never again
+    finally:
+        failing.stop()
+        sender.close()
+    assert len(failing.received) == 3 and all(r.valid for r in failing.received)
+    assert len({r.headers["sentrail-delivery"] for r in failing.received}) == 1  # one delivery
+    listed = client.get("/api/v1/alerts").json()
+    assert listed["firing"] == 1 and listed["dead_letters"] == 1
+    (delivery,) = listed["alerts"][0]["deliveries"]
+    assert delivery["status"] == "dead" and delivery["attempts"] == 3
+    assert delivery["last_status_code"] == 503 and delivery["next_attempt_at"] is None
+    dead = client.get("/api/v1/alerts/deliveries", params={"status": "dead"}).json()
+    assert [d["delivery_id"] for d in dead["deliveries"]] == [delivery["delivery_id"]]
+
+
+def test_a_slow_target_does_not_hold_the_evaluator(database: Database) -> None:
+    slow = AlertReceiver(secret=SECRET, delay=3.0).start()
+    rules = stall_rules(slow.url)
+    threads = AlertThreads.build(database, rules, settings(interval=0.1), "http://dash.test")
+    assert threads is not None
+    journey(database, "o-1", "stalled", missing_hops=["shipping"])
+    threads.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not slow.received and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling until the sender is inside the slow request, bounded
+        started = time.perf_counter()
+        journey(database, "o-2", "failed", failed_service="payment")
+        result = AlertEvaluator(database, AlertRules(rules=[]), settings()).run_once()
+        took = time.perf_counter() - started
+    finally:
+        threads.stop()
+        slow.stop()
+    assert not result.stale
+    assert took < 1.0, f"an evaluation took {took:.2f} s beside a 3 s target"
+
+
+def test_failed_orders_new_issues_and_missed_check_ins_fire(
+    database: Database, project: ProjectKey
+) -> None:
+    journey(database, "o-1", "failed", failed_service="payment")
+    journey(database, "o-2", "failed", failed_service="payment")
+    with database.writing() as connection:
+        connection.execute(
+            insert(Issue),
+            [
+                {
+                    "project_id": project.id,
+                    "hash": "h1",
+                    "title": "ValueError: card declined",
+                    "culprit": "pay",
+                    "type": "error",
+                    "level": "error",
+                    "first_seen_at": T0 - timedelta(minutes=2),
+                    "last_seen_at": T0,
+                    "first_release": "2.0",
+                }
+            ],
+        )
+        connection.execute(
+            insert(Monitor),
+            [
+                {
+                    "project_id": project.id,
+                    "slug": "nightly-export",
+                    "schedule_type": "crontab",
+                    "schedule_value": "0 3 * * *",
+                    "checkin_margin": 5,
+                    "max_runtime": 30,
+                    "timezone": "UTC",
+                    "status": "missed",
+                    "created_at": T0,
+                    "updated_at": T0,
+                }
+            ],
+        )
+        connection.commit()
+    rules = AlertRules(
+        rules=[
+            Rule(name="failed", condition="orders_failed", threshold=2),
+            Rule(name="issues", condition="new_issue"),
+            Rule(name="crons", condition="missed_checkin"),
+        ]
+    )
+    AlertEvaluator(database, rules, settings(), "http://d", Clock()).run_once()
+    with database.sessions() as session:
+        fired = {a.rule: (a.group_key, a.url) for a in session.scalars(select(Alert))}
+    assert fired == {
+        "failed": ("flow=checkout service=payment", "http://d/orders?status=failed&flow=checkout&service=payment"),
+        "issues": ("release=2.0", "http://d/issues/1"),
+        "crons": (f"monitor=nightly-export project={project.id}", f"http://d/monitors/nightly-export?project={project.id}"),
+    }  # fmt: skip
