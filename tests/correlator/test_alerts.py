@@ -21,7 +21,7 @@ from store.models import Alert, AlertDelivery, Issue, Journey, Monitor
 from tests.conftest import ProjectKey
 
 T0 = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
-SECRET = "test-secret"  # noqa: S105
+SECRET = "test-secret"
 
 
 class Clock:
