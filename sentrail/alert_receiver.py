@@ -39,6 +39,7 @@ class Received:
     body: dict[str, Any]
     valid: bool  # signature checked and right (False without a secret, or unsigned: Slack)
     status: int  # what the receiver answered
+    at: float = field(default_factory=time.time)  # when it arrived (Unix time)
 
 
 @dataclass
