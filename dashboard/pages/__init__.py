@@ -13,13 +13,20 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dashboard.pages import health, login, logs, monitors, orders, overview
+from dashboard.pages import alerts, health, login, logs, monitors, orders, overview
 from dashboard.pages.common import TEMPLATES, LoginRequired, render, require_login
 from store.errors import SentrailError
 from web.errors import FastJSONResponse
 
 MACHINE_PATHS = ("/api/", "/webhooks/")
-PROTECTED = (overview.router, orders.router, health.router, monitors.router, logs.router)
+PROTECTED = (
+    overview.router,
+    orders.router,
+    health.router,
+    monitors.router,
+    logs.router,
+    alerts.router,
+)
 
 
 async def to_login(request: Request, _exc: Exception) -> Response:

@@ -181,6 +181,10 @@ def test_a_failing_receiver_is_retried_with_backoff_then_dead_lettered_and_liste
     assert delivery["last_status_code"] == 503 and delivery["next_attempt_at"] is None
     dead = client.get("/api/v1/alerts/deliveries", params={"status": "dead"}).json()
     assert [d["delivery_id"] for d in dead["deliveries"]] == [delivery["delivery_id"]]
+    page = client.get("/alerts")
+    assert page.status_code == 200
+    assert "stalls" in page.text and "status-dead" in page.text and "HTTP 503" in page.text
+    assert '<a href="/alerts">Alerts</a>' in page.text  # in the navigation of every page
 
 
 def test_a_slow_target_does_not_hold_the_evaluator(database: Database) -> None:

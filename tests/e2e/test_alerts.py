@@ -219,6 +219,8 @@ def test_a_shipping_outage_fires_the_stall_alert_once_and_resolves_it(
     assert subjects[0].startswith("[sentrail] FIRING shipping-stalls"), subjects
     assert subjects[1].startswith("[sentrail] RESOLVED shipping-stalls"), subjects
     assert alert["url"] in inbox.messages[0].get_content()  # type: ignore[attr-defined]
+    page = httpx.get(f"{server.url}/alerts").text
+    assert "shipping-stalls" in page and "status-resolved" in page
     listed = httpx.get(f"{server.url}/api/v1/alerts", params={"rule": "shipping-stalls"}).json()
     (shown,) = listed["alerts"]
     assert shown["status"] == "resolved" and shown["resolved_at"]
