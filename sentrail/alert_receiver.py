@@ -50,6 +50,7 @@ class AlertReceiver:
     secret: str | None = None
     answer: Callable[[str], int] = lambda _path: 200
     delay: float = 0.0
+    on_receive: Callable[[Received], None] | None = None  # told of each delivery, as it comes
     received: list[Received] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -92,9 +93,12 @@ class AlertReceiver:
         status = self.answer(path)
         if self.secret and "sentrail-delivery" in headers and not valid:
             status = 401  # a signed webhook whose signature is wrong or old
+        received = Received(path, headers, body, valid, status)
         with self._lock:
-            self.received.append(Received(path, headers, body, valid, status))
+            self.received.append(received)
         reply(status)
+        if self.on_receive is not None:
+            self.on_receive(received)
 
     def notices(self, path: str | None = None) -> list[Received]:
         """What was accepted (2xx), in order, on `path` (any path when None)."""

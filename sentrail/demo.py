@@ -4,11 +4,14 @@ releases, until Ctrl-C.
 Phases: release 1 runs healthy, then with bad cards; then release 2 is deployed (the shop
 restarts with the new SHA) and it is a bad release: the catalog fails for some products,
 payment crashes for a share of orders; last, shipping goes down and stays down (those orders
-stall).
+stall). Alerts go to a signed webhook receiver the demo starts (sentrail/alert_receiver.py) with
+the default rules (`SENTRAIL_ALERT_WEBHOOK_URL` alone): the bad release and the stalled orders
+fire them, the demo prints each as it arrives, and the dashboard's /alerts page lists them.
 """
 
 import asyncio
 import os
+import secrets
 import signal
 import subprocess  # nosec B404  # starts sentrail and the shop, fixed argv, no shell
 import sys
@@ -19,6 +22,7 @@ from pathlib import Path
 
 import httpx
 
+from sentrail.alert_receiver import AlertReceiver, Received
 from sentrail.readiness import ServerExited, wait_ready
 from shop.faults import Faults
 from shop.runner import Shop
@@ -85,6 +89,7 @@ class Demo:
         self.server: subprocess.Popen[bytes] | None = None
         self.shop: Shop | None = None
         self.results: list[tuple[Phase, str, TrafficResult]] = []
+        self.alerts = AlertReceiver(secret=secrets.token_hex(16), on_receive=self._alerted)
 
     @property
     def url(self) -> str:
@@ -109,6 +114,12 @@ class Demo:
     def start_server(self) -> None:
         env = {**os.environ}
         env.setdefault("SENTRAIL_STALL_AFTER", "20")  # stalls show up within the demo
+        if not env.get("SENTRAIL_ALERT_RULES") and not env.get("SENTRAIL_ALERT_WEBHOOK_URL"):
+            # The simplest set-up: the default rules to one signed webhook, the demo's own.
+            self.alerts.start()
+            env["SENTRAIL_ALERT_WEBHOOK_URL"] = f"{self.alerts.url}/demo"
+            env["SENTRAIL_ALERT_WEBHOOK_SECRET"] = self.alerts.secret or ""
+            env.setdefault("SENTRAIL_ALERT_INTERVAL", "2")
         log = (self.data_dir / "sentrail.log").open("ab")
         self.server = subprocess.Popen(  # nosec B603  # fixed argv (this Python, -m sentrail)
             [
@@ -162,6 +173,8 @@ class Demo:
         self.say(f"ACME shop release {first[:12]} at {shop.url}")
         self.say(f"  one project per service: {', '.join(map(project_name, SERVICES))}")
         self.say(f"  each service logs its business steps: {self.url}/logs (live), and per order")
+        if self.alerts.thread.is_alive():
+            self.say(f"  alerts: {self.url}/alerts, sent to the demo's webhook {self.alerts.url}")
         current = 1
         for phase in PHASES:
             if self.stop_event.is_set():
@@ -200,8 +213,17 @@ class Demo:
         except asyncio.CancelledError:
             return TrafficResult()
 
+    def _alerted(self, received: Received) -> None:
+        alert = received.body.get("alert", {})
+        state = "FIRING" if alert.get("status") == "firing" else "RESOLVED"
+        signed = "signature ok" if received.valid else "BAD SIGNATURE"
+        self.say(f"  alert ({signed}): {state} {alert.get('rule')}: {alert.get('summary')}")
+        self.say(f"    {alert.get('url')}")
+
     def stop(self) -> None:
         self.stop_event.set()
+        if self.alerts.thread.is_alive():
+            self.alerts.stop()
         if self.shop is not None:
             self.shop.stop()
         if self.server is not None and self.server.poll() is None:
