@@ -379,7 +379,7 @@ def _serve(roles: frozenset[Role], host: str, port: int, workers: int, access_lo
     # only contend for the same events.
     in_workers = roles - {"correlator"} if several else roles
     if "correlator" in roles:
-        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # nosec B104  # a link, not a bind
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # nosec B104  # a link
         _checked_alerts(f"http://{shown}:{port}")
     # Worker processes read their roles from the environment, like every other setting.
     os.environ["SENTRAIL_ROLES"] = orjson.dumps(sorted(in_workers)).decode()
