@@ -52,6 +52,7 @@ class AlertReceiver:
     delay: float = 0.0
     on_receive: Callable[[Received], None] | None = None  # told of each delivery, as it comes
     received: list[Received] = field(default_factory=list)
+    arrived: int = 0  # requests begun (a slow target counts them before its delay)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -83,6 +84,8 @@ class AlertReceiver:
     def accept(
         self, path: str, headers: dict[str, str], raw: bytes, reply: Callable[[int], None]
     ) -> None:
+        with self._lock:
+            self.arrived += 1
         if self.delay:
             time.sleep(self.delay)  # a slow target, on purpose
         try:

@@ -1,4 +1,5 @@
 import socket
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -65,3 +66,16 @@ def test_several_workers_on_a_taken_port_is_a_clear_error(
         result = runner.invoke(app, ["serve", "--workers", "2", "--port", str(port)])
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
+
+
+def test_a_bad_alert_rules_file_stops_serve_and_the_correlator_naming_its_line(
+    env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rules = tmp_path / "alerts.toml"
+    rules.write_text('[[rules]]\nname = "stalls"\ncondition = "orders_stalled"\nwindow = -5\n')
+    monkeypatch.setenv("SENTRAIL_ALERT_RULES", str(rules))
+    for command in (["serve", "--port", "1"], ["correlator"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2, result.output
+        assert f"{rules}: 1 problem(s)" in result.output
+        assert "line 4: rules.0.window: Input should be greater than 0" in result.output

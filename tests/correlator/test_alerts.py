@@ -2,6 +2,7 @@
 loopback receivers: fired once per rule and group, resolved when the condition clears, one
 evaluator at a time, signed webhooks, retries then the dead-letter list, slow targets apart."""
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -12,12 +13,16 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select, update
 
+from bench.server import free_port
 from correlator.alerts import AlertEvaluator
 from correlator.alerts_delivery import AlertSender, AlertThreads
 from rules.alerts import AlertRules, AlertSettings, Rule, Target
 from sentrail.alert_receiver import AlertReceiver
+from sentrail.app import create_app
+from store.clock import utcnow
 from store.engine import Database
 from store.models import Alert, AlertDelivery, Issue, Journey, Monitor
+from store.settings import DatabaseSettings
 from tests.conftest import ProjectKey
 
 T0 = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
@@ -190,22 +195,28 @@ def test_a_failing_receiver_is_retried_with_backoff_then_dead_lettered_and_liste
 def test_a_slow_target_does_not_hold_the_evaluator(database: Database) -> None:
     slow = AlertReceiver(secret=SECRET, delay=3.0).start()
     rules = stall_rules(slow.url)
-    threads = AlertThreads.build(database, rules, settings(interval=0.1), "http://dash.test")
+    # The thread evaluates once at start (the first stall fires), then not for a minute: the
+    # second evaluation below is the test's own.
+    threads = AlertThreads.build(database, rules, settings(interval=60), "http://dash.test")
     assert threads is not None
-    journey(database, "o-1", "stalled", missing_hops=["shipping"])
+    # The threads run on the real clock: the order stalled just now.
+    journey(database, "o-1", "stalled", missing_hops=["shipping"], last_seen_at=utcnow())
     threads.start()
     try:
         deadline = time.monotonic() + 10
-        while not slow.received and time.monotonic() < deadline:
+        while not slow.arrived and time.monotonic() < deadline:
             time.sleep(0.05)  # polling until the sender is inside the slow request, bounded
+        assert slow.arrived == 1 and not slow.received  # the sender waits on the target
         started = time.perf_counter()
-        journey(database, "o-2", "failed", failed_service="payment")
-        result = AlertEvaluator(database, AlertRules(rules=[]), settings()).run_once()
+        journey(database, "o-2", "stalled", missing_hops=["payment"], last_seen_at=utcnow())
+        result = threads.evaluator.run_once()  # another group: fires at once
         took = time.perf_counter() - started
+        still_waiting = not slow.received
     finally:
         threads.stop()
         slow.stop()
-    assert not result.stale
+    assert still_waiting, "the slow request ended before the evaluation: nothing was measured"
+    assert result.fired == 1, result
     assert took < 1.0, f"an evaluation took {took:.2f} s beside a 3 s target"
 
 
@@ -264,3 +275,17 @@ def test_failed_orders_new_issues_and_missed_check_ins_fire(
         "issues": ("release=2.0", "http://d/issues/1"),
         "crons": (f"monitor=nightly-export project={project.id}", f"http://d/monitors/nightly-export?project={project.id}"),
     }  # fmt: skip
+
+
+def test_an_unreachable_target_at_start_up_is_a_warning_not_a_stop(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    closed = free_port()  # nothing listens there
+    alerting = AlertSettings(webhook_url=f"http://127.0.0.1:{closed}/hook", interval=0.2)
+    app = create_app(DatabaseSettings(database_url=database_url), alert_settings=alerting)
+    with caplog.at_level(logging.WARNING, "correlator.alerts_delivery"), TestClient(app) as http:
+        deadline = time.monotonic() + 10
+        while "unreachable" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling until the sender checked its targets, bounded
+        assert http.get("/healthz").json() == {"status": "ok"}
+    assert f"alert target webhook (127.0.0.1:{closed}) unreachable" in caplog.text
