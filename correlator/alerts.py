@@ -46,6 +46,7 @@ class _Open:
     id: int
     rule: str
     group: str
+    value: float
     payload: dict[str, Any]
 
 
@@ -116,12 +117,14 @@ class AlertEvaluator:
 
     def _open_alerts(self, connection: Connection) -> dict[tuple[str, str], _Open]:
         rows = connection.execute(
-            select(Alert.id, Alert.rule, Alert.group_key, Alert.details).where(
+            select(Alert.id, Alert.rule, Alert.group_key, Alert.value, Alert.details).where(
                 Alert.status == FIRING
             )
         )
         return {
-            (r.rule, r.group_key): _Open(r.id, r.rule, r.group_key, r.details.get("payload", {}))
+            (r.rule, r.group_key): _Open(
+                r.id, r.rule, r.group_key, r.value, r.details.get("payload", {})
+            )
             for r in rows
         }
 
@@ -138,9 +141,17 @@ class AlertEvaluator:
             if findings is None:
                 continue
             for finding in findings:
-                if (name, finding.group) not in opened:
+                alert = opened.get((name, finding.group))
+                if alert is None:
                     self._fire(connection, rules[name], finding, now)
                     result.fired += 1
+                elif alert.value != finding.value:
+                    # Still firing, notified once: the dashboard shows the current measure.
+                    connection.execute(
+                        update(Alert)
+                        .where(Alert.id == alert.id)
+                        .values(value=finding.value, summary=finding.summary, updated_at=now)
+                    )
         for (name, group), alert in opened.items():
             findings = found.get(name, [])
             if findings is None or any(f.group == group for f in findings):

@@ -94,6 +94,11 @@ def test_a_stall_fires_once_per_group_and_resolves_when_it_clears(
     assert evaluator.run_once().fired == 1
     assert evaluator.run_once().fired == 0  # still stalled: nothing new
     assert sender.run_once() == 1
+    journey(database, "o-4", "stalled", missing_hops=["shipping"])
+    assert evaluator.run_once().fired == 0  # one more in the same group: notified once…
+    with database.sessions() as session:
+        assert session.scalars(select(Alert.value)).all() == [3]  # …shown as it is now
+    assert sender.run_once() == 0
     (fired,) = receiver.notices()
     assert fired.valid and fired.body["type"] == "alert.fired"
     alert = fired.body["alert"]
