@@ -81,7 +81,13 @@ def rules() -> AlertRules:
         rules=[
             Rule(name="stalled", condition="orders_stalled", window=hour),
             Rule(name="failed", condition="orders_failed", window=hour, threshold=5),
-            Rule(name="share", condition="orders_failed", window=hour, measure="share", threshold=0.05),
+            Rule(
+                name="share",
+                condition="orders_failed",
+                window=hour,
+                measure="share",
+                threshold=0.05,
+            ),
             Rule(name="release", condition="release_regression", window=hour),
             Rule(name="issues", condition="new_issue", window=hour),
             Rule(name="spike", condition="error_spike", window=hour),
@@ -101,7 +107,8 @@ def main() -> None:
         now = datetime.now(UTC)
         started = time.perf_counter()
         load(database, args.journeys, now)
-        print(f"{args.backend}: loaded {args.journeys:,} journeys in {time.perf_counter() - started:.1f} s")
+        loaded = time.perf_counter() - started
+        print(f"{args.backend}: loaded {args.journeys:,} journeys in {loaded:.1f} s")
         evaluator = AlertEvaluator(database, rules(), clock=lambda: now)
         started = time.perf_counter()
         first = evaluator.run_once()
@@ -112,7 +119,8 @@ def main() -> None:
             started = time.perf_counter()
             evaluator.run_once()
             times.append(time.perf_counter() - started)
-        print(f"passes without change: median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms")
+        median, worst = statistics.median(times) * 1000, max(times) * 1000
+        print(f"passes without change: median {median:.0f} ms, max {worst:.0f} ms")
         database.dispose()
         harness.drop_database(url)
 

@@ -5,7 +5,8 @@ gone resolves, a group still there fires nothing again (docs/reference.md#alerts
 One evaluator at a time, however many correlator processes share the database: a pass commits
 only after moving the `alerts` row of `correlator_state` with the compare-and-set the
 correlator's passes use (correlator/worker.py), so of two evaluators that read the same state
-one writes and the other changes nothing. A pass only writes rows: the notifications are an
+one writes and the other changes nothing. A pass with nothing to change writes nothing (as a
+correlator pass with nothing new). A pass only writes rows: the notifications are an
 outbox (`alert_delivery`) that the delivery thread sends (correlator/alerts_delivery.py), so a
 slow or dead target never holds the evaluator, the correlator or the collector.
 """
@@ -74,6 +75,8 @@ class AlertEvaluator:
             found = {rule.name: self._find(session, rule, now) for rule in self.rules.rules}
             opened = self._open_alerts(session.connection())
             session.rollback()
+        if not _changes(found, opened):
+            return EvaluationResult()  # nothing fires, resolves or moves: no write, no lock
         with self.database.writing() as connection:
             moved = connection.execute(
                 update(CorrelatorState)
@@ -244,6 +247,16 @@ class AlertEvaluator:
             except Exception:
                 log.exception("alert evaluation failed; again in %.1f s", self.settings.interval)
             stop.wait(self.settings.interval)
+
+
+def _changes(found: dict[str, list[Finding] | None], opened: dict[tuple[str, str], _Open]) -> bool:
+    """Whether a pass has anything to write: a group to fire, an alert to resolve, or a
+    firing alert whose measure moved."""
+    current = {(name, f.group): f.value for name, findings in found.items() for f in findings or ()}
+    unknown = {name for name, findings in found.items() if findings is None}
+    if any(key not in opened or opened[key].value != v for key, v in current.items()):
+        return True
+    return any(key not in current and key[0] not in unknown for key in opened)
 
 
 def backoff(settings: AlertSettings, attempts: int) -> timedelta:
