@@ -193,7 +193,8 @@ def prune_command(
         f"pruned {result.events} events, {result.journeys} journeys, "
         f"{result.deliveries} webhook deliveries, {result.session_states} session states, "
         f"{result.check_ins} check-ins, {result.spans} spans, {result.logs} log entries, "
-        f"{result.feedback} feedback, {result.attachments} attachments "
+        f"{result.feedback} feedback, {result.attachments} attachments, "
+        f"{result.alerts} resolved alerts "
         f"older than {days:g} days"
     )
 

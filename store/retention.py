@@ -11,6 +11,7 @@ from sqlalchemy import delete, select, update
 
 from store.engine import Database
 from store.models import (
+    Alert,
     Attachment,
     AttachmentUsage,
     CheckIn,
@@ -37,6 +38,7 @@ class PruneResult:
     logs: int = 0
     feedback: int = 0
     attachments: int = 0
+    alerts: int = 0
 
 
 def prune(database: Database, older_than: timedelta, batch: int = 2000) -> PruneResult:
@@ -54,6 +56,8 @@ def prune(database: Database, older_than: timedelta, batch: int = 2000) -> Prune
         (Span, Span.started_at, "spans"),
         (LogEntry, LogEntry.timestamp, "logs"),
         (Feedback, Feedback.received_at, "feedback"),
+        # Resolved alerts, their notifications with them (ON DELETE CASCADE); firing ones stay.
+        (Alert, Alert.resolved_at, "alerts"),
     ):
         while True:
             with database.writing() as connection, connection.begin():

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from typer.testing import CliRunner
 
 from collector.batch import IngestBatch
@@ -15,6 +15,8 @@ from correlator.worker import Correlator
 from sentrail.cli import app
 from store.engine import Database
 from store.models import (
+    Alert,
+    AlertDelivery,
     CheckIn,
     CorrelationKey,
     Event,
@@ -116,3 +118,42 @@ def test_prune_removes_old_check_ins_and_keeps_their_monitor(
             connection.commit()
     assert prune(database, timedelta(days=5)).check_ins == 1
     assert (count(database, CheckIn), count(database, Monitor)) == (1, 1)
+
+
+def test_prune_removes_resolved_alerts_with_their_notifications_and_keeps_firing_ones(
+    database: Database,
+) -> None:
+    now = datetime.now(UTC)
+    with database.writing() as connection:
+        for rule, resolved in (("old", now - timedelta(days=10)), ("firing", None)):
+            alert_id = connection.execute(
+                insert(Alert)
+                .values(
+                    rule=rule,
+                    condition="orders_stalled",
+                    group_key="g",
+                    summary="s",
+                    status="resolved" if resolved else "firing",
+                    value=1,
+                    threshold=1,
+                    url="u",
+                    details={},
+                    fired_at=now - timedelta(days=11),
+                    resolved_at=resolved,
+                    updated_at=now,
+                )
+                .returning(Alert.id)
+            ).scalar_one()
+            connection.execute(
+                insert(AlertDelivery).values(
+                    alert_id=alert_id, delivery_id=str(uuid.uuid4()), notice="fired",
+                    target="hook", target_kind="webhook", status="delivered", attempts=1,
+                    next_attempt_at=now, payload={}, created_at=now, updated_at=now,
+                )
+            )  # fmt: skip
+        connection.commit()
+    result = prune(database, timedelta(days=7))
+    assert result.alerts == 1
+    with database.sessions() as session:
+        assert session.scalars(select(Alert.rule)).all() == ["firing"]
+    assert count(database, AlertDelivery) == 1
