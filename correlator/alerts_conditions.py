@@ -44,17 +44,11 @@ def _orders(
     journeys were last seen within the window; the service is the missing one for a stall,
     the failing one for a failure."""
     since = now - timedelta(seconds=rule.window)
-    query = select(Journey.flow, Journey.missing_hops, Journey.failed_service).where(
-        Journey.status == status, Journey.last_seen_at >= since
+    counts = (
+        _stalled_by_service(session, rule, since)
+        if status == STALLED
+        else _failed_by_service(session, rule, since)
     )
-    if rule.flow:
-        query = query.where(Journey.flow == rule.flow)
-    counts: Counter[tuple[str, str]] = Counter()
-    for flow, missing, failed in session.execute(query.limit(MAX_ORDERS)):
-        services = (missing or ["unknown"]) if status == STALLED else [failed or "unknown"]
-        for service in services:
-            if rule.service in (None, service):
-                counts[(flow, service)] += 1
     totals: dict[str, int] = {}
     if rule.measure == "share" and counts:
         totals = dict(
@@ -65,6 +59,38 @@ def _orders(
             ).all()
         )
     return [(f, s, n, totals.get(f, n)) for (f, s), n in sorted(counts.items())]
+
+
+def _failed_by_service(session: Session, rule: Rule, since: datetime) -> Counter[tuple[str, str]]:
+    """Failed orders per (flow, failing service), counted by the database."""
+    query = (
+        select(Journey.flow, Journey.failed_service, func.count())
+        .where(Journey.status == FAILED, Journey.last_seen_at >= since)
+        .group_by(Journey.flow, Journey.failed_service)
+    )
+    if rule.flow:
+        query = query.where(Journey.flow == rule.flow)
+    counts: Counter[tuple[str, str]] = Counter()
+    for flow, service, count in session.execute(query):
+        if rule.service in (None, service or "unknown"):
+            counts[(flow, service or "unknown")] += int(count)
+    return counts
+
+
+def _stalled_by_service(session: Session, rule: Rule, since: datetime) -> Counter[tuple[str, str]]:
+    """Stalled orders per (flow, missing service): the missing hops are a JSON list, read row
+    by row (at most MAX_ORDERS; stalls are the rare status)."""
+    query = select(Journey.flow, Journey.missing_hops).where(
+        Journey.status == STALLED, Journey.last_seen_at >= since
+    )
+    if rule.flow:
+        query = query.where(Journey.flow == rule.flow)
+    counts: Counter[tuple[str, str]] = Counter()
+    for flow, missing in session.execute(query.limit(MAX_ORDERS)):
+        for service in missing or ["unknown"]:
+            if rule.service in (None, service):
+                counts[(flow, service)] += 1
+    return counts
 
 
 def _order_findings(session: Session, rule: Rule, now: datetime, status: str) -> list[Finding]:
