@@ -35,7 +35,9 @@ class JoinedByKey(BaseModel):
 class JoinedByLink(BaseModel):
     """The event carries no key of its own and shares a link (`via`: "trace" or a secondary
     key's name) with a member that does: `value` is the shared trace id or key value, `through`
-    the event_id of the earliest such member (null when none is left, e.g. after pruning)."""
+    the event_id of the earliest such member (null when none is left, e.g. after pruning).
+    `via` "span": its trace holds several orders and span parentage placed it: `value` is the
+    nearest span above its own that a keyed member owns, `through` that member's event_id."""
 
     via: str
     value: str
