@@ -125,6 +125,11 @@ def _conditions(session: Session, filters: LogFilter) -> list[ColumnElement[bool
     return conditions
 
 
+# The log table again, not correlated with the query an order's condition goes in; made once
+# (an alias proxies every column: building one per request cost milliseconds).
+ON_TRACES = aliased(LogEntry, name="on_traces")
+
+
 def of_order(order_id: str, trace_ids: list[str]) -> ColumnElement[bool]:
     """An order's entries: those carrying its id as a key, and those on its journey's traces.
     One list of ids, both searches united, that the primary key is then searched with: an OR
@@ -134,9 +139,8 @@ def of_order(order_id: str, trace_ids: list[str]) -> ColumnElement[bool]:
     traces = trace_ids[:ORDER_TRACE_LIMIT]
     if not traces:
         return LogEntry.id.in_(rows)
-    on_traces = aliased(LogEntry)  # not correlated with the query this condition goes in
     return LogEntry.id.in_(
-        union_all(rows, select(on_traces.id).where(on_traces.trace_id.in_(traces)))
+        union_all(rows, select(ON_TRACES.id).where(ON_TRACES.trace_id.in_(traces)))
     )
 
 
