@@ -295,7 +295,7 @@ def exception_event(exception: dict[str, Any], span: dict[str, Any]) -> dict[str
         "logger": "opentelemetry",
         "release": values.get("sentry.release"),
         "environment": values.get("sentry.environment"),
-        "transaction": span["name"] or None,
+        "transaction": span["name"][:200] or None,
         "exception": {
             "values": [
                 {

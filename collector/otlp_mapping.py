@@ -289,7 +289,7 @@ def body_of(value: AnyValue) -> str:
         return ""
     if isinstance(read, str):
         return value.string_value[:MAX_LOG_BODY]
-    return str(read)[:MAX_LOG_BODY]
+    return orjson.dumps(read).decode()[:MAX_LOG_BODY]
 
 
 def log_entry(

@@ -338,3 +338,23 @@ def test_the_rate_limit_applies(client: TestClient, project: ProjectKey) -> None
     assert refused.status_code == 429
     assert int(refused.headers["retry-after"]) >= 1
     assert status_of(refused)[0] == 8
+
+
+def test_odd_values_are_stored_or_refused_never_a_500(
+    client: TestClient, project: ProjectKey, database: Database
+) -> None:
+    odd = {"nan": float("nan"), "inf": float("inf"), "nul\x00name": "nul\x00value"}
+    root = otlp.span(ROOT_ID, "odd\x00name", attrs=odd)
+    otlp.exception_event(root, "Nul\x00Error", "message with \x00 inside")
+    traces_answer(export(client, project, otlp.traces([root])))
+    stored = spans_of(database)[ROOT_ID]
+    assert stored.name == "oddname" and stored.attributes["nulname"] == "nulvalue"
+    with database.sessions() as session:
+        [error] = session.scalars(select(Event).where(Event.type == "error"))
+    assert "\x00" not in error.title
+    # Invalid UTF-8 in a protobuf string field is malformed protobuf.
+    bad = otlp.traces([otlp.span(CHILD_ID, "NAME")]).replace(b"NAME", b"N\xffME")
+    assert export(client, project, bad).status_code == 400
+    # JSON nested past the parser's limits.
+    deep = b'{"resourceSpans": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    assert export(client, project, deep, headers=JSON).status_code == 400
