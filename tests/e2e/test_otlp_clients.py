@@ -61,6 +61,8 @@ def test_an_opentelemetry_service_joins_the_trace_and_the_order_of_a_sentry_one(
         sent["server"],
         "error",
     )
+    assert (book["error"], ship["error"]) == (True, True)  # both ended in error
+    assert spans[caller["segment"]]["error"] is False
     assert spans[caller["segment"]]["service"] == "order"
     assert {entry["body"] for entry in trace["logs"]} == {
         f"shipping order {order}",
