@@ -49,6 +49,8 @@ HAS_IS_REMOTE, IS_REMOTE = 0x100, 0x200
 ZERO_TRACE, ZERO_SPAN = "0" * 32, "0" * 16
 # Severity numbers (logs.proto) by ranges of four.
 SEVERITY_LEVELS = ("trace", "debug", "info", "warn", "error", "fatal")
+# Without a number, the text names the level (else, as an unknown text such as NOTICE: info).
+SEVERITY_TEXTS = frozenset({*SEVERITY_LEVELS, "warning", "critical"})
 
 
 @dataclass
@@ -280,7 +282,7 @@ def level_of(record: LogRecord) -> str:
     if 1 <= number <= 24:
         return SEVERITY_LEVELS[(number - 1) // 4]
     text = record.severity_text.lower()
-    return text if text else "info"  # collector/logs.py reads aliases, refuses the unknown
+    return text if text in SEVERITY_TEXTS else "info"  # collector/logs.py reads the aliases
 
 
 def body_of(value: AnyValue) -> str:

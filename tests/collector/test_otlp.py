@@ -358,3 +358,15 @@ def test_odd_values_are_stored_or_refused_never_a_500(
     # JSON nested past the parser's limits.
     deep = b'{"resourceSpans": ' + b"[" * 5000 + b"]" * 5000 + b"}"
     assert export(client, project, deep, headers=JSON).status_code == 400
+
+
+def test_a_log_level_from_its_text_when_it_has_no_number(
+    client: TestClient, project: ProjectKey, database: Database
+) -> None:
+    records = [otlp.log_record("by text", 0), otlp.log_record("unknown text", 0)]
+    records[0].severity_text, records[1].severity_text = "WARNING", "NOTICE"
+    response = export(client, project, otlp.logs(records), "logs")
+    assert response.status_code == 200, response.content
+    with database.sessions() as session:
+        levels = {e.body: e.level for e in session.scalars(select(LogEntry))}
+    assert levels == {"by text": "warn", "unknown text": "info"}
