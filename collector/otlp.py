@@ -257,8 +257,8 @@ def _exception_events(
     """Each exception of a valid span, as an error event of the span's service."""
     for exception in mapped.exceptions:
         span = mapped.entries[exception["span"]]
-        if span["trace_id"] is None or span["span_id"] is None:
-            continue
+        if span["trace_id"] is None or span["span_id"] is None or not span["start_timestamp"]:
+            continue  # its span was rejected
         event = exception_event(exception, span)
         batch.derived.append(_normalized(reader, event, received_at))
 
