@@ -75,7 +75,8 @@ class EventDetail(EventSummary):
 
 class SpanSummary(BaseModel):
     """One span of a trace; `parent_span_id` links the tree (None for a root, or a parent
-    that was not received). `error`: an error event of the trace names this span."""
+    that was not received). `error`: an error event of the trace names this span, or it ended
+    in error (status `error`)."""
 
     span_id: str
     parent_span_id: str | None

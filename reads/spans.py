@@ -26,8 +26,9 @@ ORDER_TRACE_LIMIT = 100
 def trace_spans(
     session: Session, trace_id: str, error_span_ids: Collection[str]
 ) -> list[schemas.SpanSummary]:
-    """Oldest first, a flat list whose `parent_span_id` links the tree; `error_span_ids`: the
-    spans an error event of the trace names."""
+    """Oldest first, a flat list whose `parent_span_id` links the tree; `error` marks the spans
+    an error event of the trace names (`error_span_ids`) and those that ended in error (status
+    `error`: a span v2 entry's, an OTLP span's status code ERROR)."""
     rows = session.execute(
         select(*SUMMARY_COLUMNS)
         .where(Span.trace_id == trace_id)
@@ -35,7 +36,11 @@ def trace_spans(
         .limit(TRACE_SPAN_LIMIT)
     )
     return [
-        schemas.from_row(schemas.SpanSummary, row, error=row.span_id in error_span_ids)
+        schemas.from_row(
+            schemas.SpanSummary,
+            row,
+            error=row.span_id in error_span_ids or row.status == "error",
+        )
         for row in rows
     ]
 
