@@ -10,6 +10,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import islice
 from typing import Any
 
@@ -178,15 +179,21 @@ def _signature(
     and its text's matches, with the carrier they would name; None (no reuse) when one of
     those values is not a string, whose text form its type would decide."""
     values = attributes.values
-    read = [values.get(name) for name in extractor.tag_names]
-    read += [values.get(name) for name in extractor.extra_names]
-    if any(value is not None and type(value) is not str for value in read):
-        return None
-    matches = tuple(
-        tuple(match.group("value") for match in pattern.finditer(text[:MAX_TEXT_LENGTH]))
+    read = [values.get(name) for name in _read_names(extractor)]
+    for value in read:
+        if value is not None and type(value) is not str:
+            return None
+    text = text[:MAX_TEXT_LENGTH]
+    matches = [
+        tuple([match.group("value") for match in pattern.finditer(text)])
         for pattern in extractor.patterns
-    )
-    return carrier, *read, matches
+    ]
+    return carrier, *read, *matches
+
+
+@lru_cache(maxsize=8)
+def _read_names(extractor: KeyExtractor) -> tuple[str, ...]:
+    return tuple(dict.fromkeys([*extractor.tag_names, *extractor.extra_names]))
 
 
 def _attribute_carrier(key: Key) -> Key:
