@@ -45,7 +45,10 @@ class Attributes:
         """The first of `names` that holds a non-empty scalar, as text."""
         for name in names:
             value = self.values.get(name)
-            if value is not None and not isinstance(value, list | dict) and value != "":
+            if type(value) is str:  # the usual case: no call to make
+                if value:
+                    return value[:limit] if NUL not in value else clean(value, limit)
+            elif value is not None and not isinstance(value, list | dict) and value != "":
                 return clean(_scalar_text(value), limit)
         return None
 
