@@ -87,7 +87,7 @@ def attributes_of(raw: object) -> Attributes:
     # only the others take `_capped` and `clean` (a function call per value cost more than the
     # rest of reading an entry, bench/telemetry_cpu.py).
     for name, given in items:
-        value = given.get("value") if isinstance(given, dict) and "value" in given else given
+        value = given["value"] if isinstance(given, dict) and "value" in given else given
         kind = type(value)
         if type(value) is str:
             if len(value) > MAX_ATTRIBUTE_VALUE or NUL in value:
@@ -187,11 +187,9 @@ def _signature(
         if value is not None and type(value) is not str:
             return None
     text = text[:MAX_TEXT_LENGTH]
-    matches = [
-        tuple([match.group("value") for match in pattern.finditer(text)])
-        for pattern in extractor.patterns
-    ]
-    return carrier, *read, *matches
+    # What each pattern matched: its `value` group (findall gives it, or the tuple of every
+    # group, with "" where `extract` sees None: both are no key).
+    return carrier, *read, *[tuple(pattern.findall(text)) for pattern in extractor.patterns]
 
 
 @lru_cache(maxsize=8)
