@@ -12,10 +12,8 @@ import orjson
 
 from collector.batch import EventRow, IngestBatch, LogRecord, LogRow, NormalizedEvent, Outcome
 from collector.limits import MAX_LOG_BODY, MAX_SCANNED_TEXT
-from collector.normalize import title_of
+from collector.normalize import HEX16, HEX32, title_of
 from collector.telemetry import (
-    HEX16,
-    HEX32,
     Attributes,
     KeyCache,
     attributes_of,

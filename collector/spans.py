@@ -14,9 +14,8 @@ import orjson
 
 from collector.batch import EventRow, IngestBatch, NormalizedEvent, Outcome, SpanRecord, SpanRow
 from collector.limits import MAX_ITEM_ENTRIES, MAX_SPAN_NAME
+from collector.normalize import HEX16, HEX32
 from collector.telemetry import (
-    HEX16,
-    HEX32,
     Attributes,
     KeyCache,
     attributes_of,

@@ -25,8 +25,6 @@ from collector.limits import (
 )
 from rules.extract import MAX_TEXT_LENGTH, EventFields, Key, KeyExtractor
 
-HEX32 = re.compile(r"^[0-9a-f]{32}$")
-HEX16 = re.compile(r"^[0-9a-f]{16}$")
 TAG_LIMIT = 200  # as event tags (collector/normalize.py)
 NUL = "\x00"
 # Carriers the extractor names for tags and extra: for spans and logs both are attributes.
