@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from reads.schemas import LogSummary, SpanSummary
+from reads.schemas import LogSummary, SpanRow
 from store.levels import is_error
 from store.models import Event
 
@@ -57,7 +57,7 @@ class Row(NamedTuple):
     errors: Sequence[ErrorMark]
     logs: Sequence[LogSummary]
     log_errors: bool  # one of its log entries is an error
-    span: SpanSummary
+    span: SpanRow
 
 
 @dataclass
@@ -73,7 +73,7 @@ class Waterfall:
         return self.total - len(self.rows)
 
 
-def build(spans: list[SpanSummary], events: Iterable[Event], logs: list[LogSummary]) -> Waterfall:
+def build(spans: list[SpanRow], events: Iterable[Event], logs: list[LogSummary]) -> Waterfall:
     """`spans` oldest first (reads/spans.py `trace_spans`); `events` and `logs` of the trace."""
     if not spans:
         return Waterfall([], 0, None, 0.0, len(logs))
@@ -110,7 +110,7 @@ def build(spans: list[SpanSummary], events: Iterable[Event], logs: list[LogSumma
     return Waterfall(rows, len(spans), start, total_ms, loose)
 
 
-def tree_order(spans: list[SpanSummary]) -> list[tuple[SpanSummary, int, bool]]:
+def tree_order(spans: list[SpanRow]) -> list[tuple[SpanRow, int, bool]]:
     """Depth first, children in the order given (oldest first): (span, depth, orphan).
 
     A root has no parent; an orphan names a parent that is not here and is drawn at the root,
@@ -133,7 +133,7 @@ def tree_order(spans: list[SpanSummary]) -> list[tuple[SpanSummary, int, bool]]:
             children[parent].append(i)
         else:
             children[parent] = [i]
-    order: list[tuple[SpanSummary, int, bool]] = []
+    order: list[tuple[SpanRow, int, bool]] = []
     seen = bytearray(len(spans))
     for root, orphan in [*starts, *((i, True) for i in range(len(spans)))]:
         if seen[root]:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from reads import schemas
 from reads.logs import trace_logs
-from reads.spans import trace_spans
+from reads.spans import summaries, trace_spans
 from store.errors import NotFound
 from store.levels import is_error
 from store.models import CorrelationKey, Event, LogEntry, Span
@@ -57,7 +57,10 @@ def trace_events(*, session: Session, trace_id: str) -> schemas.TraceEvents:
     if not (events or spans or logs):
         raise NotFound(f"no events for trace {trace_id}")
     return schemas.TraceEvents(
-        trace_id=trace_id, events=[event_summary(e) for e in events], spans=spans, logs=logs
+        trace_id=trace_id,
+        events=[event_summary(e) for e in events],
+        spans=summaries(spans),
+        logs=logs,
     )
 
 

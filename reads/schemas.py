@@ -1,7 +1,7 @@
 """Response shapes of the read API (docs/reference.md). Timestamps serialise as RFC 3339 UTC."""
 
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -74,6 +74,26 @@ class EventDetail(EventSummary):
 class SpanSummary(BaseModel):
     """One span of a trace; `parent_span_id` links the tree (None for a root, or a parent
     that was not received). `error`: an error event of the trace names this span."""
+
+    span_id: str
+    parent_span_id: str | None
+    segment_id: str | None
+    is_segment: bool
+    service: str | None
+    op: str | None
+    name: str
+    start: datetime
+    end: datetime
+    duration_ms: float
+    status: str | None
+    release: str | None
+    environment: str | None
+    error: bool
+
+
+class SpanRow(NamedTuple):
+    """A span as a trace's read returns it (reads/spans.py `trace_spans`): SpanSummary's fields,
+    in its order, in a tuple; the trace page draws these, the API answers `SpanSummary`."""
 
     span_id: str
     parent_span_id: str | None

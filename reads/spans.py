@@ -12,18 +12,17 @@ from store.models import Span
 # A trace's spans returned at once (an SDK sends at most 1,000 per transaction; a trace that
 # crosses many services holds more, but the first this many are what a reader can follow).
 TRACE_SPAN_LIMIT = 5000
-# The columns a summary shows, in the order of SpanSummary's fields: not `attributes`, whose
-# JSON (a dozen or more per span) cost more to decode than the rest of the row, nor ORM objects
-# (a 2,000-span trace read 40 % faster, bench/telemetry.py).
+# The columns of a SpanRow, in its order: not `attributes`, whose JSON (a dozen or more per
+# span) cost more to decode than the rest of the row, nor ORM objects (a 2,000-span trace
+# read 40 % faster, bench/telemetry.py).
 SUMMARY_COLUMNS = (
     Span.span_id, Span.parent_span_id, Span.segment_id, Span.is_segment, Span.service, Span.op,
     Span.name, Span.started_at, Span.ended_at, Span.duration_ms, Span.status, Span.release,
     Span.environment,
 )  # fmt: skip
-SUMMARY_FIELDS = tuple(name for name in schemas.SpanSummary.model_fields if name != "error")
-# The rows checked in one call into pydantic's core, from plain dicts: a summary made per row
-# from the row's attributes (`schemas.from_row`) took 25 ms of a 2,000-span trace's 45 ms,
-# this 6 ms (bench/telemetry.py reads).
+# The API's summaries, checked in one call into pydantic's core from the rows' attributes: a
+# summary made per row (`schemas.from_row`) took 25 ms of a 2,000-span trace's read, this 5 ms;
+# the trace page draws the rows themselves (bench/telemetry.py reads).
 SUMMARIES = TypeAdapter(list[schemas.SpanSummary])
 # An order's traces counted (an order crosses a handful).
 ORDER_TRACE_LIMIT = 100
@@ -31,7 +30,7 @@ ORDER_TRACE_LIMIT = 100
 
 def trace_spans(
     session: Session, trace_id: str, error_span_ids: Collection[str]
-) -> list[schemas.SpanSummary]:
+) -> list[schemas.SpanRow]:
     """Oldest first, a flat list whose `parent_span_id` links the tree; `error_span_ids`: the
     spans an error event of the trace names."""
     rows = session.execute(
@@ -40,12 +39,11 @@ def trace_spans(
         .order_by(Span.started_at, Span.id)
         .limit(TRACE_SPAN_LIMIT)
     )
-    return SUMMARIES.validate_python(
-        [
-            dict(zip(SUMMARY_FIELDS, row, strict=True), error=row.span_id in error_span_ids)
-            for row in rows
-        ]
-    )
+    return [schemas.SpanRow._make((*row, row.span_id in error_span_ids)) for row in rows]
+
+
+def summaries(rows: list[schemas.SpanRow]) -> list[schemas.SpanSummary]:
+    return SUMMARIES.validate_python(rows, from_attributes=True)
 
 
 def span_count(session: Session, trace_ids: list[str]) -> int:

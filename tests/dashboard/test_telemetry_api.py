@@ -7,6 +7,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from reads.logs import MAX_TEXT
+from reads.schemas import SpanRow, SpanSummary
+from reads.spans import SUMMARY_COLUMNS
 from tests.collector.envelopes import envelope_bytes, event
 from tests.collector.telemetry_payloads import (
     CHILD_ID,
@@ -48,6 +50,16 @@ def test_a_trace_has_its_spans_linked_and_its_logs(client: TestClient, project: 
         "orange.local",
     )
     assert [(lg["body"], lg["span_id"]) for lg in trace["logs"]] == [("handling users", CHILD_ID)]
+
+
+def test_a_span_row_holds_the_summary_fields_in_their_order() -> None:
+    """The read returns tuples that the API checks into summaries by name, and that the
+    columns fill by position."""
+    assert SpanRow._fields == tuple(SpanSummary.model_fields)
+    assert len(SUMMARY_COLUMNS) == len(SpanRow._fields) - 1  # `error` is not a column
+    assert [c.key for c in SUMMARY_COLUMNS] == [
+        {"start": "started_at", "end": "ended_at"}.get(name, name) for name in SpanRow._fields[:-1]
+    ]
 
 
 def test_a_trace_of_spans_alone_is_found(client: TestClient, project: ProjectKey) -> None:

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dashboard import waterfall
-from reads.schemas import SpanSummary
+from reads.schemas import SpanRow
 from tests.collector.envelopes import envelope_bytes, event
 from tests.collector.telemetry_payloads import envelope, item, log
 from tests.collector.test_endpoints import post
@@ -106,9 +106,9 @@ def test_a_trace_of_logs_alone_has_a_page(client: TestClient, project: ProjectKe
     assert client.get(f"/traces/{uuid.uuid4().hex}").status_code == 404
 
 
-def _summary(span_id: str, parent: str | None, at: int = 0) -> SpanSummary:
+def _summary(span_id: str, parent: str | None, at: int = 0) -> SpanRow:
     start = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(milliseconds=at)
-    return SpanSummary(
+    return SpanRow(
         span_id=span_id, parent_span_id=parent, segment_id=None, is_segment=parent is None,
         service="s", op=None, name=span_id, start=start, end=start + timedelta(milliseconds=1),
         duration_ms=1.0, status=None, release=None, environment=None, error=False,
@@ -148,7 +148,7 @@ def test_every_text_a_row_writes_is_escaped() -> None:
     from store.models import Event
 
     quote = '"><img src=x onerror=alert(3)>'
-    hostile = SpanSummary(
+    hostile = SpanRow(
         span_id=HOSTILE, parent_span_id=quote, segment_id=None, is_segment=False,
         service=HOSTILE, op=quote, name=quote, start=datetime(2026, 1, 1, tzinfo=UTC),
         end=datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC), duration_ms=1000.0, status=HOSTILE,
