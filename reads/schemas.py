@@ -3,7 +3,8 @@
 from datetime import datetime
 from typing import Any, Literal, NamedTuple, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+import orjson
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 
 class EventSummary(BaseModel):
@@ -150,6 +151,27 @@ class TraceEvents(BaseModel):
     events: list[EventSummary]
     spans: list[SpanSummary]
     logs: list[LogSummary]
+
+
+_EVENT_LIST = TypeAdapter(list[EventSummary])
+_LOG_LIST = TypeAdapter(list[LogSummary])
+
+
+def trace_json(
+    trace_id: str, events: list[EventSummary], spans: list[SpanRow], logs: list[LogSummary]
+) -> bytes:
+    """TraceEvents' JSON, byte for byte (tests/dashboard/test_telemetry_api.py), with its spans
+    written by orjson from their rows: a SpanSummary made and written per span took 10 ms of a
+    2,000-span trace's answer, this 3 ms (bench/telemetry.py reads)."""
+    return orjson.dumps(
+        {
+            "trace_id": trace_id,
+            "events": _EVENT_LIST.dump_python(events, mode="json"),
+            "spans": [row._asdict() for row in spans],
+            "logs": _LOG_LIST.dump_python(logs, mode="json"),
+        },
+        option=orjson.OPT_UTC_Z,
+    )
 
 
 class IssueSummary(BaseModel):

@@ -2,7 +2,6 @@
 
 from collections.abc import Collection
 
-from pydantic import TypeAdapter
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -20,10 +19,6 @@ SUMMARY_COLUMNS = (
     Span.name, Span.started_at, Span.ended_at, Span.duration_ms, Span.status, Span.release,
     Span.environment,
 )  # fmt: skip
-# The API's summaries, checked in one call into pydantic's core from the rows' attributes: a
-# summary made per row (`schemas.from_row`) took 25 ms of a 2,000-span trace's read, this 5 ms;
-# the trace page draws the rows themselves (bench/telemetry.py reads).
-SUMMARIES = TypeAdapter(list[schemas.SpanSummary])
 # An order's traces counted (an order crosses a handful).
 ORDER_TRACE_LIMIT = 100
 
@@ -32,7 +27,9 @@ def trace_spans(
     session: Session, trace_id: str, error_span_ids: Collection[str]
 ) -> list[schemas.SpanRow]:
     """Oldest first, a flat list whose `parent_span_id` links the tree; `error_span_ids`: the
-    spans an error event of the trace names."""
+    spans an error event of the trace names. Tuples, not summaries: a SpanSummary made per row
+    (`schemas.from_row`) took 25 ms of a 2,000-span trace's 45 ms read; the page draws the
+    tuples and the API writes them (`schemas.trace_json`) as they are."""
     rows = session.execute(
         select(*SUMMARY_COLUMNS)
         .where(Span.trace_id == trace_id)
@@ -40,10 +37,6 @@ def trace_spans(
         .limit(TRACE_SPAN_LIMIT)
     )
     return [schemas.SpanRow._make((*row, row.span_id in error_span_ids)) for row in rows]
-
-
-def summaries(rows: list[schemas.SpanRow]) -> list[schemas.SpanSummary]:
-    return SUMMARIES.validate_python(rows, from_attributes=True)
 
 
 def span_count(session: Session, trace_ids: list[str]) -> int:
