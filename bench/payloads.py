@@ -11,8 +11,8 @@ import orjson
 SERVICES = ["frontend", "order", "payment", "shipping", "cart", "catalog", "users"]
 
 
-def error_event(rng: random.Random, release: str) -> dict[str, Any]:
-    order_id = str(uuid.UUID(int=rng.getrandbits(128)))
+def error_event(rng: random.Random, release: str, order_id: str | None = None) -> dict[str, Any]:
+    order_id = order_id or str(uuid.UUID(int=rng.getrandbits(128)))
     service = rng.choice(SERVICES)
     frames = [
         {
@@ -82,8 +82,16 @@ def envelope(event: dict[str, Any]) -> bytes:
     return header + b"\n" + item + b"\n" + payload + b"\n"
 
 
-def gzipped_envelopes(count: int, seed: int = 7, release: str = "bench-1") -> list[bytes]:
+def gzipped_envelopes(
+    count: int, seed: int = 7, release: str = "bench-1", events_per_order: int = 1
+) -> list[bytes]:
+    """`count` envelopes of one error event each; every `events_per_order` events a new order."""
     rng = random.Random(seed)
-    return [
-        gzip.compress(envelope(error_event(rng, release)), compresslevel=6) for _ in range(count)
-    ]
+    bodies = []
+    order_id: str | None = None
+    for i in range(count):
+        if events_per_order > 1 and i % events_per_order == 0:
+            order_id = str(uuid.UUID(int=rng.getrandbits(128)))
+        event = error_event(rng, release, order_id)
+        bodies.append(gzip.compress(envelope(event), compresslevel=6))
+    return bodies

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from collector.endpoints import envelope_endpoint, store_endpoint
+from collector.otlp_endpoints import plain_logs, plain_traces, sentry_logs, sentry_traces
 from collector.webhooks import legacy_webhook, sentry_webhook
 from store.errors import SentrailError
 from web.errors import FastJSONResponse, error_response
@@ -26,6 +27,10 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 ROUTES: tuple[tuple[re.Pattern[str], Endpoint], ...] = (
     (re.compile(r"^/api/(?P<project_id>\d{1,18})/envelope/?$"), envelope_endpoint),
     (re.compile(r"^/api/(?P<project_id>\d{1,18})/store/?$"), store_endpoint),
+    (re.compile(r"^/api/(?P<project_id>\d{1,18})/integration/otlp/v1/traces/?$"), sentry_traces),
+    (re.compile(r"^/api/(?P<project_id>\d{1,18})/integration/otlp/v1/logs/?$"), sentry_logs),
+    (re.compile(r"^/v1/traces/?$"), plain_traces),
+    (re.compile(r"^/v1/logs/?$"), plain_logs),
     (re.compile(r"^/webhooks/sentry/?$"), sentry_webhook),
     (re.compile(r"^/webhooks/sentry/legacy/?$"), legacy_webhook),
 )
@@ -41,7 +46,8 @@ CORS_PREFLIGHT = {
     **CORS_ANSWER,
     "access-control-allow-methods": "POST, OPTIONS",
     "access-control-allow-headers": (
-        "x-sentry-auth, content-type, content-encoding, authorization, sentry-trace, baggage"
+        "x-sentry-auth, content-type, content-encoding, authorization, sentry-trace, baggage, "
+        "traceparent, tracestate"
     ),
     "access-control-max-age": "3600",
     "vary": "Origin",

@@ -81,6 +81,7 @@ class ProjectKeys:
     def __init__(self, database: Database) -> None:
         self._database = database
         self._keys: dict[int, str] = {}
+        self._projects: dict[str, int] = {}  # the other way round, for the plain OTLP paths
         self._loaded_at = float("-inf")
         self._lock = threading.Lock()
 
@@ -98,6 +99,21 @@ class ProjectKeys:
     def knows(self, project_id: int, key: str) -> bool:
         return self._keys.get(project_id) == key
 
+    def known_project(self, key: str) -> int | None:
+        """The project of a public key, if the cache has it."""
+        return self._projects.get(key)
+
+    def project_of(self, key: str) -> int:
+        """Runs in a worker thread: the project whose public key `key` is (the plain OTLP
+        paths name no project)."""
+        found = self._projects.get(key)
+        if found is None:
+            self._reload()
+            found = self._projects.get(key)
+        if found is None:
+            raise Forbidden("unknown sentry_key")
+        return found
+
     def _reload(self) -> None:
         with self._lock:
             if time.monotonic() - self._loaded_at < self.RELOAD_EVERY:
@@ -110,4 +126,5 @@ class ProjectKeys:
                     f"database unavailable: {type(exc).__name__}", headers={"Retry-After": "5"}
                 ) from None
             self._keys = {row.id: row.public_key for row in rows}
+            self._projects = {row.public_key: row.id for row in rows}
             self._loaded_at = time.monotonic()

@@ -55,12 +55,12 @@ class Ingest:
         )
 
 
-def _ingest(request: Request) -> Ingest:
+def ingest_of(request: Request) -> Ingest:
     ingest: Ingest = request.state.ingest
     return ingest
 
 
-def _project_id(request: Request) -> int:
+def project_id_of(request: Request) -> int:
     project_id: int = request.path_params["project_id"]
     if not 1 <= project_id < 2**31:
         raise Forbidden(f"unknown project {project_id}")
@@ -79,13 +79,13 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-async def _authenticate(ingest: Ingest, project_id: int, keys: set[str]) -> None:
+async def authenticate(ingest: Ingest, project_id: int, keys: set[str]) -> None:
     key = single_key(keys)
     if not ingest.projects.knows(project_id, key):
         await run_in_threadpool(ingest.projects.check, project_id, key)
 
 
-async def _body(ingest: Ingest, request: Request) -> tuple[bytes, str | None, bool]:
+async def request_body(ingest: Ingest, request: Request) -> tuple[bytes, str | None, bool]:
     """The body as sent, its encoding, and whether it is large (collector/lanes.py)."""
     encoding = request.headers.get("content-encoding")
     ingest.large.check_room(request.headers.get("content-length"), encoding)
@@ -106,12 +106,12 @@ def _answer(batch: IngestBatch) -> FastJSONResponse:
 
 async def envelope_endpoint(request: Request) -> FastJSONResponse:
     """`POST /api/{project_id}/envelope/`"""
-    project_id, ingest = _project_id(request), _ingest(request)
+    project_id, ingest = project_id_of(request), ingest_of(request)
     keys = keys_from_request(request.headers, request.query_params)
     if keys:  # refuse a bad key before reading a large body
-        await _authenticate(ingest, project_id, keys)
+        await authenticate(ingest, project_id, keys)
     ingest.limiter.check(project_id)
-    body, encoding, large = await _body(ingest, request)
+    body, encoding, large = await request_body(ingest, request)
     now, client_ip = datetime.now(UTC), _client_ip(request)
     if large:
         dsn, batch = await ingest.large.run(
@@ -122,19 +122,17 @@ async def envelope_endpoint(request: Request) -> FastJSONResponse:
     dsn_key = key_from_dsn(dsn, project_id)
     if dsn_key is not None:
         keys.add(dsn_key)
-    await _authenticate(ingest, project_id, keys)
+    await authenticate(ingest, project_id, keys)
     await ingest.writer.submit(batch)
     return _answer(batch)
 
 
 async def store_endpoint(request: Request) -> FastJSONResponse:
     """`POST /api/{project_id}/store/` (deprecated by Sentry, still sent by old SDKs)."""
-    project_id, ingest = _project_id(request), _ingest(request)
-    await _authenticate(
-        ingest, project_id, keys_from_request(request.headers, request.query_params)
-    )
+    project_id, ingest = project_id_of(request), ingest_of(request)
+    await authenticate(ingest, project_id, keys_from_request(request.headers, request.query_params))
     ingest.limiter.check(project_id)
-    body, encoding, large = await _body(ingest, request)
+    body, encoding, large = await request_body(ingest, request)
     now, client_ip = datetime.now(UTC), _client_ip(request)
     batch = IngestBatch(project_id)
     if large:

@@ -45,7 +45,7 @@ def _start(settings: CollectorSettings) -> None:
     _reader = ItemReader(settings, KeyExtractor(current_rules()))
 
 
-def _lane_reader() -> ItemReader:
+def lane_reader() -> ItemReader:
     assert _reader is not None, "runs in the lane's process only"
     return _reader
 
@@ -60,7 +60,7 @@ def read_envelope(
 ) -> tuple[Any, IngestBatch]:
     """(the envelope header's `dsn`, the batch), with `reader`, or the lane's own in the lane's
     process. The caller checks the key against the `dsn` before storing anything."""
-    reader = reader or _lane_reader()
+    reader = reader or lane_reader()
     envelope = parse_envelope(decode_body(body, encoding, reader.settings.max_envelope_bytes))
     batch = reader.envelope(project_id, envelope, received_at, client_ip)
     return envelope.headers.get("dsn"), batch
@@ -74,7 +74,7 @@ def read_store_body(
     reader: ItemReader | None = None,
 ) -> NormalizedEvent:
     """The event of a `/store/` body, with `reader` or the lane's own."""
-    reader = reader or _lane_reader()
+    reader = reader or lane_reader()
     decoded = decode_body(body, encoding, reader.settings.max_envelope_bytes)
     return reader.store_body(decoded, received_at, client_ip)
 

@@ -58,16 +58,19 @@ MAX_ATTACHMENT_TYPE = 64
 
 def _too_deep(value: Any, limit: int) -> bool:
     """Whether a container nests deeper than `limit` levels (the document itself is level 1).
-    Iterative: a document may nest up to the parser's 1,024 levels."""
-    stack = [(value, 1)]
-    while stack:
-        container, depth = stack.pop()
-        if depth > limit:
+    Recursive, but never more than `limit` calls deep: a document may nest up to the parser's
+    1,024 levels. (A recursion a third faster than a walk with a stack of its own, which
+    cost 5-9 µs of every span or log entry, bench/telemetry_cpu.py.)"""
+    return _nests_below(value, limit - 1)
+
+
+def _nests_below(container: Any, levels: int) -> bool:
+    """Whether `container` holds containers more than `levels` levels below itself."""
+    for child in container.values() if type(container) is dict else container:
+        if (type(child) is dict or type(child) is list) and (
+            levels == 0 or _nests_below(child, levels - 1)
+        ):
             return True
-        children = container.values() if type(container) is dict else container
-        for child in children:
-            if type(child) is dict or type(child) is list:
-                stack.append((child, depth + 1))
     return False
 
 

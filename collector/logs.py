@@ -12,11 +12,10 @@ import orjson
 
 from collector.batch import EventRow, IngestBatch, LogRecord, LogRow, NormalizedEvent, Outcome
 from collector.limits import MAX_LOG_BODY, MAX_SCANNED_TEXT
-from collector.normalize import title_of
+from collector.normalize import HEX16, HEX32, title_of
 from collector.telemetry import (
-    HEX16,
-    HEX32,
     Attributes,
+    KeyCache,
     attributes_of,
     clean,
     derived_event_id,
@@ -44,6 +43,7 @@ def read_log_items(
     """Every valid entry becomes a log row (an error or fatal one also an event); an invalid
     one is dropped and counted, the rest of the item kept."""
     counts = dict.fromkeys(("invalid", "dropped", "cut", "body"), 0)
+    cache: KeyCache = {}
     for entry in entries:
         read = _log_entry(entry, received_at)
         if read is None:
@@ -53,7 +53,7 @@ def read_log_items(
         counts["dropped"] += attributes.dropped
         counts["cut"] += attributes.cut
         counts["body"] += body_cut
-        keys = keys_of(extractor, attributes, "log body", row["body"])
+        keys = keys_of(extractor, attributes, "log body", row["body"], cache)
         batch.logs.append(LogRecord(row, keys))
         if row["level"] in EVENT_LEVELS:
             batch.derived.append(_error_event(row, attributes, entry, keys))

@@ -21,8 +21,9 @@ from store.payload import compress
 
 LEVELS = {"fatal", "error", "warning", "info", "debug"}
 LEVEL_ALIASES = {"warn": "warning", "critical": "fatal", "log": "info"}
-HEX32 = re.compile(r"^[0-9a-f]{32}$")
-HEX16 = re.compile(r"^[0-9a-f]{16}$")
+# \Z, not $: `$` also matches before a final newline, which would pass "…\n" as an id.
+HEX32 = re.compile(r"[0-9a-f]{32}\Z")
+HEX16 = re.compile(r"[0-9a-f]{16}\Z")
 TAG_LIMIT = 200
 NUL = "\x00"
 

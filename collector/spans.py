@@ -14,10 +14,10 @@ import orjson
 
 from collector.batch import EventRow, IngestBatch, NormalizedEvent, Outcome, SpanRecord, SpanRow
 from collector.limits import MAX_ITEM_ENTRIES, MAX_SPAN_NAME
+from collector.normalize import HEX16, HEX32
 from collector.telemetry import (
-    HEX16,
-    HEX32,
     Attributes,
+    KeyCache,
     attributes_of,
     derived_event_id,
     hex_id,
@@ -46,6 +46,7 @@ def read_span_items(
     """Every valid entry becomes a span (a segment also an event); an invalid one is dropped
     and counted, the rest of the item kept."""
     invalid = dropped = cut = 0
+    cache: KeyCache = {}
     for entry in entries:
         read = _span_v2(entry, received_at)
         if read is None:
@@ -53,7 +54,7 @@ def read_span_items(
             continue
         row, attributes = read
         dropped, cut = dropped + attributes.dropped, cut + attributes.cut
-        keys = keys_of(extractor, attributes, "span name", row["name"])
+        keys = keys_of(extractor, attributes, "span name", row["name"], cache)
         batch.spans.append(SpanRecord(row, keys))
         if row["is_segment"]:
             batch.derived.append(_segment_event(row, attributes, entry, keys))
@@ -163,13 +164,15 @@ def transaction_spans(
     children = event.get("spans")
     children = children if isinstance(children, list) else []
     invalid = 0
+    cache: KeyCache = {}
     for child in children[:MAX_ITEM_ENTRIES]:
         read = _child(child, tx, segment_id=span_id) if isinstance(child, dict) else None
         if read is None:
             invalid += 1
             continue
         row, attributes = read
-        records.append(SpanRecord(row, keys_of(extractor, attributes, "span name", row["name"])))
+        keys = keys_of(extractor, attributes, "span name", row["name"], cache)
+        records.append(SpanRecord(row, keys))
     return records, invalid, max(0, len(children) - MAX_ITEM_ENTRIES)
 
 

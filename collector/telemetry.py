@@ -8,8 +8,10 @@ extra, so that the same `KeyExtractor` finds an order id in either.
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 import orjson
@@ -21,10 +23,8 @@ from collector.limits import (
     MAX_ATTRIBUTES,
     MAX_SCANNED_TEXT,
 )
-from rules.extract import EventFields, Key, KeyExtractor
+from rules.extract import MAX_TEXT_LENGTH, EventFields, Key, KeyExtractor
 
-HEX32 = re.compile(r"^[0-9a-f]{32}$")
-HEX16 = re.compile(r"^[0-9a-f]{16}$")
 TAG_LIMIT = 200  # as event tags (collector/normalize.py)
 NUL = "\x00"
 # Carriers the extractor names for tags and extra: for spans and logs both are attributes.
@@ -43,7 +43,10 @@ class Attributes:
         """The first of `names` that holds a non-empty scalar, as text."""
         for name in names:
             value = self.values.get(name)
-            if value is not None and not isinstance(value, list | dict) and value != "":
+            if type(value) is str:  # the usual case: no call to make
+                if value:
+                    return value[:limit] if NUL not in value else clean(value, limit)
+            elif value is not None and not isinstance(value, list | dict) and value != "":
                 return clean(_scalar_text(value), limit)
         return None
 
@@ -73,14 +76,28 @@ def attributes_of(raw: object) -> Attributes:
     found = Attributes()
     if not isinstance(raw, dict):
         return found
-    for index, (name, given) in enumerate(raw.items()):
-        if index >= MAX_ATTRIBUTES:
-            found.dropped = len(raw) - MAX_ATTRIBUTES
-            break
-        value = given.get("value") if isinstance(given, dict) and "value" in given else given
-        capped, was_cut = _capped(value)
-        found.values[clean(str(name), MAX_ATTRIBUTE_NAME)] = capped
-        found.cut += was_cut
+    values, cut = found.values, 0
+    items: Iterable[tuple[Any, Any]] = raw.items()
+    if len(raw) > MAX_ATTRIBUTES:
+        found.dropped = len(raw) - MAX_ATTRIBUTES
+        items = islice(items, MAX_ATTRIBUTES)
+    # Nearly every attribute is a short string or a number under a short name, read as it is:
+    # only the others take `_capped` and `clean` (a function call per value cost more than the
+    # rest of reading an entry, bench/telemetry_cpu.py).
+    for name, given in items:
+        value = given["value"] if isinstance(given, dict) and "value" in given else given
+        kind = type(value)
+        if type(value) is str:
+            if len(value) > MAX_ATTRIBUTE_VALUE or NUL in value:
+                value, was_cut = _capped(value)
+                cut += was_cut
+        elif not (value is None or kind is int or kind is float or kind is bool):
+            value, was_cut = _capped(value)
+            cut += was_cut
+        if type(name) is not str or len(name) > MAX_ATTRIBUTE_NAME or NUL in name:
+            name = clean(str(name), MAX_ATTRIBUTE_NAME)
+        values[name] = value
+    found.cut = cut
     return found
 
 
@@ -116,13 +133,66 @@ def tags_of(attributes: Attributes) -> dict[str, str]:
     }
 
 
-def keys_of(extractor: KeyExtractor, attributes: Attributes, carrier: str, text: str) -> list[Key]:
+# Keys already extracted for fields alike (`KeyExtractor.tag_names`, `extra_names`,
+# `patterns`): the entries of one item mostly carry the same order id, under the same names.
+KeyCache = dict[tuple[Any, ...], list[Key]]
+
+
+def keys_of(
+    extractor: KeyExtractor,
+    attributes: Attributes,
+    carrier: str,
+    text: str,
+    cache: KeyCache | None = None,
+) -> list[Key]:
     """The business keys of a span or log entry: its attributes as tags and extra, its name
-    or body as a text the rules' patterns read; carriers say `attribute:<name>`."""
-    fields = EventFields(
-        tags_of(attributes), [], attributes.values, [(carrier, text[:MAX_SCANNED_TEXT])]
-    )
+    or body as a text the rules' patterns read; carriers say `attribute:<name>`. With a
+    `cache` (one per item), an entry alike to one read before gets its keys again: the 50
+    spans of a request or the 10 log entries of an order cost one extraction, not 50 or 10
+    (bench/telemetry_cpu.py)."""
+    text = text[:MAX_SCANNED_TEXT]
+    signature = None if cache is None else _signature(extractor, attributes, carrier, text)
+    if cache is None or signature is None:
+        return _extracted(extractor, attributes, carrier, text)
+    found = cache.get(signature)
+    if found is None:
+        found = cache[signature] = _extracted(extractor, attributes, carrier, text)
+    return list(found)
+
+
+def _extracted(
+    extractor: KeyExtractor, attributes: Attributes, carrier: str, text: str
+) -> list[Key]:
+    values = attributes.values
+    tags = {  # `tags_of`, for the names the rules read
+        name: _scalar_text(value)[:TAG_LIMIT]
+        for name in extractor.tag_names
+        if (value := values.get(name)) is not None and not isinstance(value, list | dict)
+    }
+    fields = EventFields(tags, [], values, [(carrier, text)])
     return [_attribute_carrier(key) for key in extractor.extract(fields)]
+
+
+def _signature(
+    extractor: KeyExtractor, attributes: Attributes, carrier: str, text: str
+) -> tuple[Any, ...] | None:
+    """All that `extract` reads of an entry: its values under the rules' tag and extra names
+    and its text's matches, with the carrier they would name; None (no reuse) when one of
+    those values is not a string, whose text form its type would decide."""
+    values = attributes.values
+    read = [values.get(name) for name in _read_names(extractor)]
+    for value in read:
+        if value is not None and type(value) is not str:
+            return None
+    text = text[:MAX_TEXT_LENGTH]
+    # What each pattern matched: its `value` group (findall gives it, or the tuple of every
+    # group, with "" where `extract` sees None: both are no key).
+    return carrier, *read, *[tuple(pattern.findall(text)) for pattern in extractor.patterns]
+
+
+@lru_cache(maxsize=8)
+def _read_names(extractor: KeyExtractor) -> tuple[str, ...]:
+    return tuple(dict.fromkeys([*extractor.tag_names, *extractor.extra_names]))
 
 
 def _attribute_carrier(key: Key) -> Key:

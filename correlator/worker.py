@@ -19,6 +19,7 @@ from sqlalchemy import Connection, bindparam, delete, literal, select, tuple_, u
 from correlator.flows import Judged, expectation, known_services, learned_paths, relearn
 from correlator.journeys import Expectation, JourneySummary, TimelineEvent, summarize
 from correlator.settings import CorrelatorSettings
+from reads.span_parents import TraceSpans, trace_spans
 from rules.config import DEFAULT_SCOPE, CorrelationRules, current_rules
 from store.clock import utcnow
 from store.engine import Database
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 STATE = "journeys"
 TRACE = "trace"
 KEY = "key"
+SPAN = "span"  # journey_event.via of an event placed by span parentage within a shared trace
 
 
 @dataclass(slots=True)
@@ -58,6 +60,15 @@ class _Batch:
     # (scope, flow, key value) of each event carrying a flow's key
     primary: dict[int, set[tuple[str, str, str]]] = field(default_factory=lambda: defaultdict(set))
     links: dict[int, set[tuple[str, str]]] = field(default_factory=lambda: defaultdict(set))
+    # Each event's trace, span and parent span: where span parentage is looked up.
+    spans: dict[int, tuple[str, str | None, str | None]] = field(default_factory=dict)
+
+    def merge(self, other: "_Batch") -> None:
+        """Adds what `other` read (the events of both are then known)."""
+        self.scope.update(other.scope)
+        self.primary.update(other.primary)
+        self.links.update(other.links)
+        self.spans.update(other.spans)
 
 
 class Correlator:
@@ -265,17 +276,20 @@ class Correlator:
         # Without [[scopes]] every event is of the default scope: the project is not read.
         project = Event.project_id if scopes else literal(0)
         for id_chunk in chunked(ids, 900):
-            for row_id, project_id, trace_id in connection.execute(
-                select(Event.id, project, Event.trace_id).where(Event.id.in_(id_chunk))
-            ):
+            for row_id, project_id, trace_id, span_id, parent_span_id in connection.execute(
+                select(
+                    Event.id, project, Event.trace_id, Event.span_id, Event.parent_span_id
+                ).where(Event.id.in_(id_chunk))
+            ).all():
                 batch.scope[row_id] = scopes.get(project_id, DEFAULT_SCOPE)
                 if trace_id:
                     batch.links[row_id].add((TRACE, trace_id))
+                    batch.spans[row_id] = (trace_id, span_id, parent_span_id)
             for row_id, name, value in connection.execute(
                 select(
                     CorrelationKey.event_row_id, CorrelationKey.name, CorrelationKey.value
                 ).where(CorrelationKey.event_row_id.in_(id_chunk))
-            ):
+            ).all():
                 if name in self.flow_of_key:
                     batch.primary[row_id].add((batch.scope[row_id], self.flow_of_key[name], value))
                 elif name in self.link_names:
@@ -313,7 +327,7 @@ class Correlator:
         # this batch made known (they may have arrived before the event with the key).
         keyless = {i for i in ids if i not in keyed}
         keyless |= self._keyless_with(connection, new_links)
-        touched |= self._attach(connection, keyless)
+        touched |= self._attach(connection, keyless, batch)
         return touched
 
     def _journeys_for(
@@ -412,14 +426,19 @@ class Correlator:
             )
         return found - keyed
 
-    def _attach(self, connection: Connection, event_ids: Collection[int]) -> set[int]:
+    def _attach(
+        self, connection: Connection, event_ids: Collection[int], read: _Batch | None = None
+    ) -> set[int]:
         """Places each keyless event in the one journey its links lead to, or in none when they
         lead nowhere or to several (an ambiguous link places nothing). Returns the journeys whose
-        events changed."""
+        events changed. `read`: a batch already read that holds some of them."""
         if not event_ids:
             return set()
         ids = sorted(event_ids)
-        batch = self._read_batch(connection, ids)
+        unread = [i for i in ids if read is None or i not in read.scope]
+        batch = self._read_batch(connection, unread)
+        if read is not None:
+            batch.merge(read)
         pairs = sorted({link for i in ids for link in batch.links.get(i, ())})
         journeys_of: dict[tuple[str, str], set[int]] = defaultdict(set)
         for pair_chunk in chunked(pairs, 400):
@@ -438,6 +457,7 @@ class Correlator:
             ):
                 current[row_id].add(journey_id)
         scope_of = self._journey_scopes(connection, journeys_of)
+        parentage: dict[str, TraceSpans] = {}
         touched: set[int] = set()
         add: list[dict[str, Any]] = []
         for row_id in ids:
@@ -448,7 +468,7 @@ class Correlator:
                 for journey_id in journeys_of.get(link, ())
                 if scope_of.get(journey_id) == batch.scope[row_id]  # never across scopes
             }
-            target = next(iter(candidates)) if len(candidates) == 1 else None
+            target, via = self._target(connection, batch, row_id, candidates, parentage)
             stale = current.get(row_id, set()) - {target}
             if stale:
                 connection.execute(
@@ -459,11 +479,36 @@ class Correlator:
                 )
                 touched |= stale
             if target is not None and target not in current.get(row_id, set()):
-                via = next(k for k, v in sorted(links) if target in journeys_of.get((k, v), ()))
+                via = via or next(
+                    k for k, v in sorted(links) if target in journeys_of.get((k, v), ())
+                )
                 add.append({"journey_id": target, "event_row_id": row_id, "via": via})
                 touched.add(target)
         insert_ignore(connection, JourneyEvent.__table__, add, ["journey_id", "event_row_id"])  # type: ignore[arg-type]
         return touched
+
+    @staticmethod
+    def _target(
+        connection: Connection,
+        batch: _Batch,
+        row_id: int,
+        candidates: set[int],
+        parentage: dict[str, TraceSpans],
+    ) -> tuple[int | None, str | None]:
+        """The one journey a keyless event's links lead to, and the link kind to record when
+        it is not simply the link's own (None). When they lead to several (orders sent one
+        after another on one trace), span parentage decides: the journey of the nearest span
+        above the event's that a keyed member owns (reads/span_parents.py), else none."""
+        if len(candidates) == 1:
+            return next(iter(candidates)), None
+        if not candidates or row_id not in batch.spans:
+            return None, None
+        trace_id, span_id, parent_span_id = batch.spans[row_id]
+        if trace_id not in parentage:
+            parentage[trace_id] = trace_spans(connection, trace_id)
+        owners = parentage[trace_id].owners(span_id, parent_span_id)
+        through = {owner.journey_id for owner in owners} & candidates
+        return (through.pop(), SPAN) if len(through) == 1 else (None, None)
 
     def _journey_scopes(
         self, connection: Connection, journeys_of: dict[tuple[str, str], set[int]]
@@ -498,7 +543,8 @@ class Correlator:
 
     def _judges(self, connection: Connection) -> dict[str, Expectation]:
         """What each flow's journeys are judged by in this pass (declared or learned hops)."""
-        paths = learned_paths(connection)
+        learning = any(flow.learns for flow in self.rules.flows)
+        paths = learned_paths(connection) if learning else {}  # declared hops need no read
         return {flow.name: expectation(flow, paths) for flow in self.rules.flows}
 
     def _recompute(self, connection: Connection, journey_ids: Iterable[int], now: datetime) -> None:
@@ -553,7 +599,7 @@ def _timelines(
         )
         .join(Event, Event.id == JourneyEvent.event_row_id)
         .where(JourneyEvent.journey_id.in_(journey_ids))
-    ):
+    ).all():
         events[row.journey_id].append(
             TimelineEvent(
                 id=row.id,

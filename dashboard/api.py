@@ -102,10 +102,11 @@ def list_feedback(
 
 
 @router.get("/traces/{trace_id}", response_model=schemas.TraceEvents)
-def trace_events(trace_id: str, session: SessionDep) -> schemas.TraceEvents:
+def trace_events(trace_id: str, session: SessionDep) -> Response:
     """The events of one trace, across every service it crossed, oldest first; its spans
     (a flat list linked by `parent_span_id`) and its log entries."""
-    return events.trace_events(session=session, trace_id=trace_id)
+    body = events.trace_events(session=session, trace_id=trace_id)  # TraceEvents' JSON
+    return Response(body, media_type="application/json")
 
 
 @router.get("/logs", response_model=schemas.LogList)

@@ -47,18 +47,16 @@ def get_event(*, session: Session, event_id: str) -> schemas.EventDetail:
     )
 
 
-def trace_events(*, session: Session, trace_id: str) -> schemas.TraceEvents:
+def trace_events(*, session: Session, trace_id: str) -> bytes:
     """Every event of one trace, oldest first (errors, messages and transactions), with its
-    spans and log entries."""
+    spans and log entries: `schemas.TraceEvents` as JSON (`schemas.trace_json`)."""
     trace_id = normalize_trace_id(trace_id)
     events = trace_event_rows(session, trace_id, limit=None)
     errors = {e.span_id for e in events if e.span_id and is_error(e.type, e.level)}
     spans, logs = trace_spans(session, trace_id, errors), trace_logs(session, trace_id)
     if not (events or spans or logs):
         raise NotFound(f"no events for trace {trace_id}")
-    return schemas.TraceEvents(
-        trace_id=trace_id, events=[event_summary(e) for e in events], spans=spans, logs=logs
-    )
+    return schemas.trace_json(trace_id, [event_summary(e) for e in events], spans, logs)
 
 
 def trace_event_rows(

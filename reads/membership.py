@@ -15,12 +15,14 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from reads.schemas import JoinedBy, JoinedByKey, JoinedByLink
+from reads.span_parents import TraceSpans, trace_spans
 from rules.config import current_rules
 from store.models import CorrelationKey, Event, Journey, JourneyEvent
 from store.sql import IN_LIST_SIZE, chunked
 
 KEY = "key"  # journey_event.via of an event that carries the journey key (correlator/worker.py)
 TRACE = "trace"  # journey_event.via of an event placed by its trace
+SPAN = "span"  # … placed by span parentage in a trace several journeys share
 CHUNK = IN_LIST_SIZE  # ids per IN list
 PAIR_CHUNK = 400  # (name, value) pairs per IN list (two bound values each)
 
@@ -36,9 +38,9 @@ def memberships(
     name = key_name or _key_of(journey.flow)
     via = _vias(session, journey.id, [e.id for e in events])
     found: dict[int, JoinedBy] = dict(_by_key(session, journey.key, name, via))
-    found.update(
-        _by_link(session, journey.id, [e for e in events if via.get(e.id, KEY) != KEY], via)
-    )
+    linked = [e for e in events if via.get(e.id, KEY) not in (KEY, SPAN)]
+    found.update(_by_link(session, journey.id, linked, via))
+    found.update(_by_span(session, journey.id, [e for e in events if via.get(e.id) == SPAN]))
     return found
 
 
@@ -102,6 +104,25 @@ def _by_link(
         # As the correlator chose (the first of the event's links, sorted, that leads here).
         kind, value = next((p for p in pairs if p in through), pairs[0])
         yield event.id, JoinedByLink(via=kind, value=value, through=through.get((kind, value)))
+
+
+def _by_span(
+    session: Session, journey_id: int, placed: list[Event]
+) -> Iterable[tuple[int, JoinedByLink]]:
+    """Each span-placed event's nearest keyed ancestor in this journey: the span and its
+    owner's event_id (one walk per trace, reads/span_parents.py)."""
+    traces: dict[str, TraceSpans] = {}
+    for event in placed:
+        if not event.trace_id:
+            continue
+        if event.trace_id not in traces:
+            traces[event.trace_id] = trace_spans(session, event.trace_id)
+        owners = traces[event.trace_id].owners(event.span_id, event.parent_span_id)
+        mine = [owner for owner in owners if owner.journey_id == journey_id]
+        if mine:
+            yield event.id, JoinedByLink(via=SPAN, value=mine[0].span_id, through=mine[0].event_id)
+        else:  # the spans moved on since the correlator placed it; say so rather than guess
+            yield event.id, JoinedByLink(via=SPAN, value=event.trace_id, through=None)
 
 
 def _link_candidates(

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, defer
 
 from reads import schemas
 from reads.logs import order_logs
@@ -97,12 +97,17 @@ def find_order(
     )
 
 
-def order_events(session: Session, journey_id: int, limit: int = ORDER_EVENT_LIMIT) -> list[Event]:
-    """The journey's events, oldest first."""
+def order_events(
+    session: Session, journey_id: int, limit: int = ORDER_EVENT_LIMIT, *, payloads: bool = False
+) -> list[Event]:
+    """The journey's events, oldest first; their raw payloads only when asked for (the order
+    page's event details): the API's summary never shows them."""
+    query = select(Event)
+    if not payloads:
+        query = query.options(defer(Event.payload, raiseload=True))
     return list(
         session.scalars(
-            select(Event)
-            .join(JourneyEvent, JourneyEvent.event_row_id == Event.id)
+            query.join(JourneyEvent, JourneyEvent.event_row_id == Event.id)
             .where(JourneyEvent.journey_id == journey_id)
             .order_by(Event.timestamp, Event.id)
             .limit(limit)

@@ -49,6 +49,12 @@ class EventFields:
 class KeyExtractor:
     def __init__(self, rules: CorrelationRules) -> None:
         self._rules = [(rule, [re.compile(p) for p in rule.patterns]) for rule in rules.keys]
+        # All that `extract` reads of fields without contexts or breadcrumbs: these tags and
+        # extra, and what these patterns match in the texts. Fields alike in these get the
+        # same keys, which a caller reading many alike (the spans of one request) may reuse.
+        self.tag_names = tuple(dict.fromkeys(t for rule in rules.keys for t in rule.tags))
+        self.extra_names = tuple(dict.fromkeys(e for rule in rules.keys for e in rule.extra))
+        self.patterns = tuple(pattern for _, patterns in self._rules for pattern in patterns)
 
     def extract(self, fields: EventFields) -> list[Key]:
         """At most one value per key, in rule order.

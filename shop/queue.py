@@ -50,14 +50,22 @@ class Message:
 
 
 def publish(
-    redis: Redis, stream: str, *, domain: str, source: str, type: str, data: dict[str, Any]
+    redis: Redis,
+    stream: str,
+    *,
+    domain: str,
+    source: str,
+    type: str,
+    data: dict[str, Any],
+    sentry_trace: str | None = None,
 ) -> str:
-    """Adds `{metadata, data}` to `stream` with the current trace in its headers."""
+    """Adds `{metadata, data}` to `stream` with the current trace in its headers: the Sentry
+    SDK's, or `sentry_trace` from a service traced with OpenTelemetry (shop/otel.py)."""
     body = {"metadata": {"domain": domain, "source": source, "type": type, "status": "new"}}
     body["data"] = data
     fields = {"message": orjson.dumps(body)}
-    traceparent = sentry_sdk.get_traceparent()
-    baggage = sentry_sdk.get_baggage()
+    traceparent = sentry_trace or sentry_sdk.get_traceparent()
+    baggage = None if sentry_trace else sentry_sdk.get_baggage()
     if traceparent:
         fields["sentry-trace"] = traceparent.encode()
     if baggage:

@@ -68,7 +68,7 @@ def order(request: Request, order_id: str, session: SessionDep) -> Response:
     journey = orders.find_order(session, order_id, current_rules().flow_names)
     if journey is None:
         raise NotFound(f"No order {order_id} has been seen.")
-    found = orders.order_events(session, journey.id)
+    found = orders.order_events(session, journey.id, payloads=True)
     q = request.query_params
     wanted = logs.log_filter(level=q.get("log_level"), q=q.get("log_q"))
     entries = logs.order_logs(session, journey)

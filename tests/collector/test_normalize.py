@@ -1,9 +1,11 @@
+import re
 from datetime import UTC, datetime
 
 import orjson
 import pytest
 
-from collector.normalize import normalize_event, normalize_tags
+from collector.normalize import HEX16, HEX32, normalize_event, normalize_tags
+from collector.telemetry import hex_id
 from collector.timestamps import event_time, parse_timestamp
 from rules.config import current_rules
 from rules.extract import KeyExtractor
@@ -200,3 +202,13 @@ def test_a_synthetic_exception_is_titled_by_its_message_alone() -> None:
     row = normalize({"exception": {"values": [real]}}).row  # type: ignore[attr-defined]
     assert row["title"] == "Error: order 42 could not be shipped"
     assert row["culprit"] == "node_sdk"
+
+
+@pytest.mark.parametrize("pattern, size", [(HEX32, 32), (HEX16, 16)])
+def test_an_id_with_a_final_newline_is_no_id(pattern: re.Pattern[str], size: int) -> None:
+    """`$` would match before a final newline; the stored id would then be one character too
+    long for its column (PostgreSQL refused the whole batch)."""
+    good = "ab" * (size // 2)
+    assert hex_id(good, pattern) == good
+    assert hex_id(good + "\n", pattern) is None
+    assert hex_id(good.upper(), pattern) == good

@@ -1,13 +1,20 @@
 """Span v2 and log items through the real ingest path, on both backends."""
 
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 import orjson
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from collector.batch import IngestBatch
 from collector.limits import MAX_ATTRIBUTES, MAX_ITEM_ENTRIES, MAX_LOG_BODY
+from collector.logs import read_log_items
+from collector.persist import write_batches
+from collector.spans import read_span_items
+from rules.config import current_rules
+from rules.extract import KeyExtractor
 from store.engine import Database
 from store.models import Event, LogEntry, LogKey, Span, SpanKey
 from tests.collector.envelopes import envelope_bytes, event
@@ -317,3 +324,41 @@ def test_server_address_of_a_client_call_is_its_peer_not_the_spans_service(
     assert {service[s] for s in (pageload, fetch, resource, alone, node)} == {None}
     assert segments[alone] is None and segments[pageload] is None
     assert service[SEGMENT_ID] == service[CHILD_ID] == "orange.local"  # PHP: kind server
+
+
+def test_a_group_of_new_and_replayed_entries_keys_only_the_new_rows_each_its_own(
+    database: Database, project: ProjectKey
+) -> None:
+    """The writer's group holds replays beside new entries: each new row gets its own keys
+    (SQLite knows the new ids without RETURNING, collector/persist_telemetry.py), a replayed
+    row no second set."""
+    extractor = KeyExtractor(current_rules())
+    now = datetime.now(UTC)
+
+    def batch(order: str, trace: str, body: str) -> IngestBatch:
+        found = IngestBatch(project.id)
+        entries = spans(order_id=order)
+        for entry in entries:
+            entry["trace_id"] = trace
+        read_span_items(found, entries, now, extractor)
+        read_log_items(found, [log(body=body, attributes={"order_id": order})], now, extractor)
+        return found
+
+    orders = [str(uuid.uuid4()) for _ in range(3)]
+    traces = [f"{n:032x}" for n in range(1, 4)]
+    first = batch(orders[0], traces[0], "first")
+    with database.writing() as connection, connection.begin():
+        write_batches(connection, [first], {})
+    group = [batch(orders[1], traces[1], "second"), first, batch(orders[2], traces[2], "third")]
+    with database.writing() as connection, connection.begin():
+        write_batches(connection, group, {})
+    with database.sessions() as session:
+        span_keys = session.execute(
+            select(Span.trace_id, SpanKey.value).join(SpanKey, SpanKey.span_row_id == Span.id)
+        ).all()
+        log_keys = session.execute(
+            select(LogEntry.body, LogKey.value).join(LogKey, LogKey.log_row_id == LogEntry.id)
+        ).all()
+    pairs = list(zip(traces, orders, strict=True))
+    assert sorted(span_keys) == sorted(pairs * 2)  # two spans a trace, each keyed
+    assert sorted(log_keys) == sorted(zip(["first", "second", "third"], orders, strict=True))

@@ -26,6 +26,7 @@ KEY_FIELDS = ["bookingRef", "ticket_no", "caseId", "claim-number", "shipmentKey"
 # "link": nowhere, the event is on a trace of its own and carries only the secondary key.
 CARRIERS = ["tag", "extra", "context", "message", "breadcrumb", "stale_tag", "trace", "link"]
 STALL_AFTER = 3600.0
+SHARED_TRACE = 0.4  # the chance that an order is sent on the trace of the order before
 
 
 @dataclass(frozen=True)
@@ -93,20 +94,26 @@ hops = [{hops}]
     # -- traffic ---------------------------------------------------------------------------
 
     def traffic(self, orders: int) -> tuple[list[Order], list[SentEvent]]:
-        """`orders` orders and some noise, in the order they arrive (shuffled)."""
+        """`orders` orders and some noise, in the order they arrive (shuffled). Some orders
+        share the trace of the order before (a client that keeps its scope's trace across
+        orders, as an SDK without a transaction does)."""
         made: list[Order] = []
         sent: list[SentEvent] = []
+        trace = uuid.uuid4().hex
         for n in range(orders):
-            order, events = self._order(n)
+            if self.rng.random() >= SHARED_TRACE:
+                trace = uuid.uuid4().hex
+            order, events = self._order(n, trace)
             made.append(order)
             sent += events
         sent += [SentEvent(self._noise(), None) for _ in range(max(1, orders // 5))]
         self.rng.shuffle(sent)
         return made, sent
 
-    def _order(self, n: int) -> tuple[Order, list[SentEvent]]:
+    def _order(self, n: int, trace: str) -> tuple[Order, list[SentEvent]]:
         order_id = f"{self.rng.choice(['ORD', 'BKG', 'CAS'])}-{n:06d}"
-        trace, link_trace = uuid.uuid4().hex, uuid.uuid4().hex
+        link_trace = uuid.uuid4().hex
+        caller: str | None = None  # the span of the step that called this one
         secondary = f"S{uuid.uuid4().hex[:12]}"
         outcome = self.rng.choices(["completed", "failed", "cut"], [6, 2, 2])[0]
         stop = self.rng.randint(1, len(self.services) - 1) if outcome != "completed" else 0
@@ -117,20 +124,31 @@ hops = [{hops}]
             at = self.base + timedelta(seconds=t0 + i)
             on_trace = link_trace if self.carriers[i] == "link" else trace
             failing = outcome == "failed" and i == stop
-            for payload in self._hop(i, order_id, secondary, on_trace, at, failing):
+            span = uuid.uuid4().hex[:16]
+            spans = (span, caller if on_trace == trace else None)
+            for payload in self._hop(i, order_id, secondary, (on_trace, *spans), at, failing):
                 events.append(SentEvent(payload, order_id))
+            caller = span if on_trace == trace else caller
         last = self.base + timedelta(seconds=t0 + reached)
         return Order(order_id, outcome, stop, last), events
 
     def _hop(
-        self, i: int, order: str, secondary: str, trace: str, at: datetime, failing: bool
+        self,
+        i: int,
+        order: str,
+        secondary: str,
+        trace: tuple[str, str, str | None],
+        at: datetime,
+        failing: bool,
     ) -> Iterator[dict[str, Any]]:
-        """The transaction of this service's step and, when it failed or logged, an event."""
+        """The transaction of this service's step and, when it failed or logged, an event.
+        `trace`: trace id, the step's span id and the span of the step that called it."""
         service = self.services[i]
         own = self._carried(self.carriers[i], order, secondary, i)
+        trace_id, span_id, parent = trace
         contexts = {
             **own["contexts"],
-            "trace": {"trace_id": trace, "span_id": uuid.uuid4().hex[:16]},
+            "trace": {"trace_id": trace_id, "span_id": span_id, "parent_span_id": parent},
         }
         crumbs = self._breadcrumbs(service, self.carriers[i], order)
         yield event(

@@ -6,13 +6,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from correlator.settings import CorrelatorSettings
 from correlator.worker import Correlator
 from store.engine import Database
 from store.models import Journey, JourneyEvent, JourneyLabel
-from tests.correlator.shop_events import BASE, Shop
+from tests.correlator.shop_events import BASE, Shop, at
 
 
 def new_ids() -> tuple[str, str]:
@@ -145,6 +146,75 @@ def test_an_event_on_a_trace_shared_by_two_orders_joins_neither(
     assert (journey(database, first).status, journey(database, first).failed_service) == (
         "stalled",
         "payment",
+    )
+    assert journey(database, second).services == ["order"]
+
+
+def test_on_a_trace_shared_by_two_orders_span_parentage_places_the_callee(
+    shop: Shop, database: Database, client: TestClient
+) -> None:
+    """Two orders sent one after another on one trace (an SDK with no transaction keeps the
+    trace of its scope): the catalog's transaction and error carry no order id, but the catalog
+    transaction's parent is a span of the first order's keyed transaction."""
+    shop.checkout(*new_ids())  # every hop is a service this system has
+    (first, trace), (second, _) = new_ids(), new_ids()
+    order_span, call_span, catalog_span = (uuid.uuid4().hex[:16] for _ in range(3))
+    caller = shop.transaction("order", 0, trace, first, duration=1)
+    caller["contexts"]["trace"]["span_id"] = order_span
+    caller["spans"] = [
+        {
+            "trace_id": trace,
+            "span_id": call_span,
+            "parent_span_id": order_span,
+            "op": "http.client",
+            "description": "GET http://catalog/products",
+            "start_timestamp": at(0.1),
+            "timestamp": at(0.5),
+        }
+    ]
+    callee = shop.transaction("catalog", 0.2, trace, None)
+    callee["contexts"]["trace"].update(span_id=catalog_span, parent_span_id=call_span)
+    crash = shop.message("catalog", 0.3, trace, "KeyError: 'sku'", level="error")
+    crash["contexts"]["trace"].update(span_id=catalog_span, parent_span_id=call_span)
+    consequence = shop.message(
+        "order", 0.6, trace, f"catalog failed for order {first}", level="error"
+    )
+    # The second order's events arrive on the same trace, before and after the catalog's.
+    shop.send(shop.transaction("users", 0.1, trace, second), crash, callee)
+    shop.send(caller, consequence, shop.transaction("order", 2, trace, second))
+    correlate(database)
+
+    found = journey(database, first)
+    assert (found.status, found.failed_service) == ("failed", "catalog")
+    assert "catalog" in found.services
+    assert "catalog" not in journey(database, second).services
+    detail = client.get(f"/api/v1/orders/{first}").json()
+    placed = [e["joined_by"] for e in detail["events"] if e["service"] == "catalog"]
+    caller_id = caller["event_id"]
+    assert placed == [{"via": "span", "value": order_span, "through": caller_id}] * 2
+
+
+def test_without_transactions_the_callers_keyed_error_names_the_callees_order(
+    shop: Shop, database: Database
+) -> None:
+    """Tracing off: no transaction, no stored span. An SDK still sends each error with its
+    scope's trace and span ids, and a callee's error names the caller's span as its parent."""
+    shop.checkout(*new_ids())
+    (first, trace), (second, _) = new_ids(), new_ids()
+    caller_span, callee_span, other_span = (uuid.uuid4().hex[:16] for _ in range(3))
+    crash = shop.message("catalog", 0.3, trace, "KeyError: 'sku'", level="error")
+    crash["contexts"]["trace"].update(span_id=callee_span, parent_span_id=caller_span)
+    consequence = shop.message(
+        "order", 0.6, trace, f"catalog failed for order {first}", level="error"
+    )
+    consequence["contexts"]["trace"]["span_id"] = caller_span
+    other = shop.message("order", 2, trace, f"payment declined for order {second}", level="error")
+    other["contexts"]["trace"]["span_id"] = other_span
+    shop.send(crash, other, consequence)
+    correlate(database)
+    assert (journey(database, first).failed_service, journey(database, first).services) == (
+        "catalog",
+        ["catalog", "order"],
     )
     assert journey(database, second).services == ["order"]
 

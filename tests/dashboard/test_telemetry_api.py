@@ -1,12 +1,16 @@
 """The read API's spans and logs: a trace's spans and entries, the filtered log list."""
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from reads import schemas
 from reads.logs import MAX_TEXT
+from reads.schemas import SpanRow, SpanSummary
+from reads.spans import SUMMARY_COLUMNS
 from tests.collector.envelopes import envelope_bytes, event
 from tests.collector.telemetry_payloads import (
     CHILD_ID,
@@ -48,6 +52,44 @@ def test_a_trace_has_its_spans_linked_and_its_logs(client: TestClient, project: 
         "orange.local",
     )
     assert [(lg["body"], lg["span_id"]) for lg in trace["logs"]] == [("handling users", CHILD_ID)]
+
+
+def test_a_span_row_holds_the_summary_fields_in_their_order() -> None:
+    """The read returns tuples that the columns fill by position and that the API writes
+    by the summary's field names."""
+    assert SpanRow._fields == tuple(SpanSummary.model_fields)
+    assert len(SUMMARY_COLUMNS) == len(SpanRow._fields) - 1  # `error` is not a column
+    assert [c.key for c in SUMMARY_COLUMNS] == [
+        {"start": "started_at", "end": "ended_at"}.get(name, name) for name in SpanRow._fields[:-1]
+    ]
+
+
+def test_a_trace_is_written_as_its_schema_writes_it() -> None:
+    """`trace_json` writes the spans itself: byte for byte what TraceEvents would write,
+    whole and fractional milliseconds, text that JSON escapes, a null parent, an error."""
+    start = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+    rows = [
+        SpanRow("a" * 16, None, "a" * 16, True, "shop", "http.server", 'POST /"x"\\\n\u2028é',
+                start, start + timedelta(microseconds=1), 0.001, "ok", "1.0", "prod", False),
+        SpanRow("b" * 16, "a" * 16, None, False, None, None, "<b>\x00\x1f", start +
+                timedelta(milliseconds=12.5), start + timedelta(seconds=3), 2987.5, None, None,
+                None, True),
+    ]  # fmt: skip
+    event = schemas.EventSummary(
+        event_id="e" * 32, timestamp=start, service="shop", level="error", type="error",
+        title="t", message="m", release=None, environment=None, trace_id="f" * 32, issue_id=3,
+    )  # fmt: skip
+    entry = schemas.LogSummary(
+        id=1, timestamp=start, level="info", severity_number=9, body="b", template="{}",
+        parameters=[1.5, "x", None], trace_id="f" * 32, span_id="a" * 16, service=None,
+        release=None, environment=None, attributes={"n": 1e-7, "big": 2**53, "s": "\t"},
+    )  # fmt: skip
+    whole = schemas.TraceEvents(
+        trace_id="f" * 32, events=[event], logs=[entry],
+        spans=[SpanSummary.model_validate(row._asdict()) for row in rows],
+    )  # fmt: skip
+    written = schemas.trace_json("f" * 32, [event], rows, [entry])
+    assert written == whole.model_dump_json().encode()
 
 
 def test_a_trace_of_spans_alone_is_found(client: TestClient, project: ProjectKey) -> None:

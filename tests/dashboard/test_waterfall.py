@@ -5,13 +5,14 @@ the tree builder's bounds (no recursion, every span once, cycles included)."""
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from dashboard import waterfall
-from reads.schemas import SpanSummary
+from reads.schemas import SpanRow
 from tests.collector.envelopes import envelope_bytes, event
 from tests.collector.telemetry_payloads import envelope, item, log
 from tests.collector.test_endpoints import post
@@ -105,9 +106,9 @@ def test_a_trace_of_logs_alone_has_a_page(client: TestClient, project: ProjectKe
     assert client.get(f"/traces/{uuid.uuid4().hex}").status_code == 404
 
 
-def _summary(span_id: str, parent: str | None, at: int = 0) -> SpanSummary:
+def _summary(span_id: str, parent: str | None, at: int = 0) -> SpanRow:
     start = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(milliseconds=at)
-    return SpanSummary(
+    return SpanRow(
         span_id=span_id, parent_span_id=parent, segment_id=None, is_segment=parent is None,
         service="s", op=None, name=span_id, start=start, end=start + timedelta(milliseconds=1),
         duration_ms=1.0, status=None, release=None, environment=None, error=False,
@@ -129,3 +130,34 @@ def test_cycles_and_duplicates_are_drawn_once_each_as_orphans() -> None:
     assert [(s.span_id, depth, orphan) for s, depth, orphan in order] == [
         ("c", 0, True), ("a", 0, True), ("a", 0, True), ("b", 1, False),
     ]  # fmt: skip
+
+
+def test_the_template_unpacks_the_rows_fields_in_their_order() -> None:
+    """The template's loop names a row's fields by position (no lookup per field): a field
+    added, removed or moved in `Row` must be so in the loop too."""
+    source = (Path(waterfall.__file__).parent / "templates" / "waterfall.html").read_text()
+    loop = re.search(r"{% for ([\w, ]+) in waterfall\.rows %}", source)
+    assert loop is not None
+    assert tuple(name.strip() for name in loop.group(1).split(",")) == waterfall.Row._fields
+
+
+def test_every_text_a_row_writes_is_escaped() -> None:
+    """Ids, names, services, ops, statuses and event titles are the sender's: each is written
+    as text, whichever field it comes in (the page test covers a span's name end to end)."""
+    from dashboard.pages.common import templates
+    from store.models import Event
+
+    quote = '"><img src=x onerror=alert(3)>'
+    hostile = SpanRow(
+        span_id=HOSTILE, parent_span_id=quote, segment_id=None, is_segment=False,
+        service=HOSTILE, op=quote, name=quote, start=datetime(2026, 1, 1, tzinfo=UTC),
+        end=datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC), duration_ms=1000.0, status=HOSTILE,
+        release=None, environment=None, error=False,
+    )  # fmt: skip
+    error = Event(span_id=HOSTILE, type="error", level="error", event_id=quote, title=HOSTILE)
+    built = waterfall.build([hostile], [error], [])
+    html = templates.env.get_template("waterfall.html").render(waterfall=built, span_limit=5000)
+    assert "<img" not in html and "<script" not in html
+    assert html.count("&lt;script&gt;") == 4  # id, service, status, the event's title
+    assert html.count("&#34;&gt;&lt;img") == 6  # parent, op, the name thrice, the event's id
+    assert 'class="orphan"' in html and 'class="mark-errors"' in html
