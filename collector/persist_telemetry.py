@@ -22,11 +22,10 @@ from typing import Any, cast
 
 import orjson
 from sqlalchemy import Connection, Table, bindparam, func, select
-from sqlalchemy.dialects import sqlite
 
 from collector.batch import IngestBatch, LogRecord, SpanRecord
 from store.models import LogEntry, LogKey, Span, SpanKey
-from store.upsert import dialect_insert
+from store.upsert import dialect_insert, sqlite_insert_ignore
 
 span_table = cast(Table, Span.__table__)
 span_key_table = cast(Table, SpanKey.__table__)
@@ -62,17 +61,6 @@ def _statements(dialect: str) -> SimpleNamespace:
         span_key=insert_keys(span_key_table, "span_row_id"),
         log_key=insert_keys(log_key_table, "log_row_id"),
     )
-
-
-def _sqlite_insert(table: Table, columns: Sequence[str], unique: Sequence[str]) -> str:
-    """`INSERT … VALUES (?, …) ON CONFLICT (unique) DO NOTHING` with `columns` in this order."""
-    statement = sqlite.insert(table).values({c: bindparam(c) for c in columns})
-    compiled = statement.on_conflict_do_nothing(index_elements=list(unique)).compile(
-        dialect=sqlite.dialect()
-    )
-    if compiled.positiontup != list(columns):
-        raise RuntimeError(f"{table.name}: the SQLite path names other columns than its model")
-    return str(compiled)
 
 
 def write_telemetry(connection: Connection, batches: Sequence[IngestBatch]) -> None:
@@ -190,8 +178,8 @@ class _SQLiteTable:
             raise RuntimeError(f"{table.name}: the SQLite path names other columns than its model")
         row_column = next(iter(key_table.foreign_keys)).parent.name
         self.values = values
-        self.insert = _sqlite_insert(table, columns, unique)
-        self.insert_keys = _sqlite_insert(
+        self.insert = sqlite_insert_ignore(table, columns, unique)
+        self.insert_keys = sqlite_insert_ignore(
             key_table, [row_column, *KEY_COLUMNS], [row_column, "name", "value"]
         )
         self.largest_id = select(func.max(table.c.id))

@@ -5,7 +5,7 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Table
+from sqlalchemy import Connection, Dialect, Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -47,15 +47,19 @@ def _plain_sqlite_insert(
         return None
     if any(table.c[name].type.bind_processor(dialect) is not None for name in columns):
         return None
-    quote = dialect.identifier_preparer.quote
-    names = ", ".join(quote(name) for name in columns)
-    marks = ", ".join("?" for _ in columns)
-    target = ", ".join(quote(name) for name in conflict)
-    # Identifiers come from the table's own definition, never from data.
-    return (
-        f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks}) "
-        f"ON CONFLICT ({target}) DO NOTHING"
+    return sqlite_insert_ignore(table, columns, conflict)
+
+
+def sqlite_insert_ignore(table: Table, columns: Sequence[str], unique: Sequence[str]) -> str:
+    """`INSERT … VALUES (?, …) ON CONFLICT (unique) DO NOTHING` with `columns` in this order,
+    compiled by SQLAlchemy once, for the DBAPI's executemany of plain tuples."""
+    statement = sqlite.insert(table).values({c: bindparam(c) for c in columns})
+    compiled = statement.on_conflict_do_nothing(index_elements=list(unique)).compile(
+        dialect=sqlite.dialect()
     )
+    if compiled.positiontup != list(columns):
+        raise RuntimeError(f"{table.name}: the SQLite insert names other columns than asked")
+    return str(compiled)
 
 
 def insert_or_add(

@@ -1,6 +1,6 @@
 """alerts and their deliveries: what fired, when it resolved, every notification sent
 
-Revision ID: 0012
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-02 19:31:49.519897
 
@@ -14,7 +14,7 @@ from alembic import op
 
 import store.types
 
-revision: str = "0012"
+revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
