@@ -4,7 +4,8 @@ One streaming pass over every stored event (sentrail/stored.py): each payload's 
 extracted under the file's rules as ingest would, and counted per key. Journeys are predicted
 the way the correlator makes them (correlator/worker.py): one per flow and value of the flow's
 key; an event with no flow's key joins the one journey its trace or link keys lead to, or none
-when they lead to several (ambiguous). Nothing is written.
+when they lead to several (ambiguous; the correlator still places those whose spans descend
+from one order's, reads/span_parents.py, which this preview does not read). Nothing is written.
 
 Memory: values, traces and links are held as 64-bit hashes (a collision between two of a few
 million values is about one in a million), services per key are capped.
@@ -184,6 +185,7 @@ def render_text(path: Path, report: dict[str, Any]) -> str:
         f"events with no flow's key: {report['keyless_events']:,}: "
         f"{report['joined']:,} join a journey through their trace or a link key, "
         f"{report['ambiguous']:,} ambiguous (their trace or links lead to more than one "
-        f"journey: they join none), {report['in_no_journey']:,} in no journey"
+        f"journey: they join none, unless their spans descend from one of them), "
+        f"{report['in_no_journey']:,} in no journey"
     )
     return "\n".join(lines) + "\n"
