@@ -277,7 +277,7 @@ def list_orders(
     )
 
 
-@router.get("/orders/{order_id}", response_model=schemas.OrderDetail)
+@router.get("/orders/{order_id:path}", response_model=schemas.OrderDetail)
 def get_order(order_id: str, session: SessionDep, scope: str | None = None) -> schemas.OrderDetail:
     """One order's journey: hops, status, failing and missing hop, its events oldest first."""
     flow_names = current_rules().flow_names

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from reads import schemas
 from reads.services import impacted_orders
 from reads.sessions import distinct_users, errored_only
-from store.models import EventRollup, Issue, Journey, JourneyLabel, SessionCount, SessionUser
+from store.models import EventRollup, Issue, JourneyLabel, SessionCount, SessionUser
 from store.statuses import COMPLETED, FAILED, STALLED, STATUSES
 
 ISSUE_LIMIT = 50
@@ -147,23 +147,23 @@ def _main_environment(session: Session, version: str) -> list[str]:
     return found
 
 
+def _seen(session: Session, version: str) -> bool:
+    """Whether anything of the release was stored: an event (of any environment, or of none:
+    an OTLP service may name no `deployment.environment`) or a journey labelled with it."""
+    rolled = select(EventRollup.release).where(EventRollup.release == version).limit(1)
+    labelled = select(JourneyLabel.journey_id).where(
+        JourneyLabel.kind == "release", JourneyLabel.value == version
+    )
+    return session.scalar(rolled) is not None or session.scalar(labelled.limit(1)) is not None
+
+
 def release_health(
     session: Session, version: str, environment: str | None = None
 ) -> dict[str, Any] | None:
     """The release's numbers, its services and the delta against the release that came before
     it in the same environment. None when nothing was ever seen of it."""
     environments = _main_environment(session, version)
-    if not environments and not session.scalar(
-        select(func.count())
-        .select_from(Journey)
-        .where(
-            Journey.id.in_(
-                select(JourneyLabel.journey_id).where(
-                    JourneyLabel.kind == "release", JourneyLabel.value == version
-                )
-            )
-        )
-    ):
+    if not environments and not _seen(session, version):
         return None
     health = _numbers(session, version)
     scope = environment or (environments[0] if environments else None)

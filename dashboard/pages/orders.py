@@ -63,7 +63,7 @@ def order_list(request: Request, session: SessionDep) -> Response:
     )
 
 
-@router.get("/orders/{order_id}", response_class=HTMLResponse)
+@router.get("/orders/{order_id:path}", response_class=HTMLResponse)
 def order(request: Request, order_id: str, session: SessionDep) -> Response:
     journey = orders.find_order(session, order_id, current_rules().flow_names)
     if journey is None:

@@ -274,3 +274,41 @@ def test_release_gate_fails_the_bad_release_and_passes_the_good_one(
     assert new_issues["checks"][-1]["name"] == "new_issues"
     assert client.get("/api/v1/releases/nope/gate").status_code == 404
     assert client.get("/api/v1/releases/r2/gate", params={"min_orders": -1}).status_code == 422
+
+
+def test_an_order_id_with_slashes_has_its_api_answer_and_its_page(
+    shop: Shop, database: Database, client: TestClient
+) -> None:
+    """Business keys are anyone's strings: `ORD/2026/0001` is listed, so it must open."""
+    order, trace = "ORD/2026/0001", uuid.uuid4().hex
+    shop.checkout(order, trace)
+    Correlator(database).run_until_idle()
+    assert get(client, "/api/v1/orders/ORD/2026/0001")["order_id"] == order
+    assert get(client, "/api/v1/orders/ORD%2F2026%2F0001")["order_id"] == order
+    page = client.get("/orders/ORD/2026/0001")
+    assert page.status_code == 200 and trace in page.text
+
+
+def test_a_release_of_events_without_an_environment_has_its_report(
+    shop: Shop, database: Database, client: TestClient
+) -> None:
+    """An OpenTelemetry service often names no `deployment.environment`: its release is
+    listed, so its report must answer too."""
+    shop.release = "shop@2.0.1"
+    lone = shop.message("frontend", 0, uuid.uuid4().hex, "started")
+    lone.pop("environment")
+    shop.send(lone)
+    Correlator(database).run_until_idle()
+    assert "shop@2.0.1" in [r["version"] for r in get(client, "/api/v1/releases")["releases"]]
+    assert get(client, "/api/v1/releases/shop@2.0.1")["version"] == "shop@2.0.1"
+
+
+def test_the_trace_api_returns_a_capped_number_of_events_oldest_first(
+    shop: Shop, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trace is whatever its senders made it: the API answers its first events, never all."""
+    monkeypatch.setattr("reads.events.TRACE_API_EVENT_LIMIT", 2)
+    trace = uuid.uuid4().hex
+    shop.send(*(shop.message("frontend", t, trace, f"step {t}") for t in (3, 1, 2)))
+    found = get(client, f"/api/v1/traces/{trace}")["events"]
+    assert [e["message"] for e in found] == ["step 1", "step 2"]
