@@ -100,8 +100,10 @@ hops = [{hops}]
         made: list[Order] = []
         sent: list[SentEvent] = []
         trace = uuid.uuid4().hex
+        # A generator of its own: the rest of the system's traffic is the seed's as before.
+        sharing = random.Random(self.seed)
         for n in range(orders):
-            if self.rng.random() >= SHARED_TRACE:
+            if sharing.random() >= SHARED_TRACE:
                 trace = uuid.uuid4().hex
             order, events = self._order(n, trace)
             made.append(order)
