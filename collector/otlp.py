@@ -224,7 +224,7 @@ def map_traces(request: ExportTraceServiceRequest) -> Mapped:
     mapped = Mapped()
     seen: dict[tuple[str, str], dict[str, Any]] = {}
     for resource in request.resource_spans:
-        origin = origin_of(resource.resource.attributes)
+        origin = origin_of(resource.resource.attributes, mapped)
         for scope in resource.scope_spans:
             for span in scope.spans:
                 index = len(mapped.entries)
@@ -264,7 +264,7 @@ def map_logs(request: ExportLogsServiceRequest, received_at: datetime) -> Mapped
     mapped = Mapped()
     now = received_at.timestamp()
     for resource in request.resource_logs:
-        origin = origin_of(resource.resource.attributes)
+        origin = origin_of(resource.resource.attributes, mapped)
         for scope in resource.scope_logs:
             for record in scope.log_records:
                 fallback = hashlib.blake2b(record.SerializeToString(), digest_size=16)

@@ -86,11 +86,15 @@ class Mapped:
     # Attributes still to be read in this request (MAX_REQUEST_ATTRIBUTES in all).
     attribute_room: int = MAX_REQUEST_ATTRIBUTES
 
-    def attributes(self, pairs: Sequence[KeyValue]) -> dict[str, Any]:
-        """At most MAX_ATTRIBUTES of `pairs`, within the request's room; the rest counted."""
+    def attributes(
+        self, pairs: Sequence[KeyValue], *, count_dropped: bool = True
+    ) -> dict[str, Any]:
+        """At most MAX_ATTRIBUTES of `pairs`, within the request's room; the rest counted
+        (a resource's are counted on each of its entries instead)."""
         read, dropped = attributes_of(pairs, len(pairs), min(MAX_ATTRIBUTES, self.attribute_room))
         self.attribute_room -= len(pairs) - dropped
-        self.dropped_attributes += dropped
+        if count_dropped:
+            self.dropped_attributes += dropped
         return read
 
 
@@ -148,9 +152,13 @@ def _text(attributes: Mapping[str, Any], *names: str) -> str | None:
     return None
 
 
-def origin_of(resource_attributes: Sequence[KeyValue]) -> Origin:
+def origin_of(resource_attributes: Sequence[KeyValue], mapped: Mapped | None = None) -> Origin:
+    """What a resource says of its entries; its attributes read within `mapped`'s room."""
     size = len(resource_attributes)
-    attributes, _ = attributes_of(resource_attributes, size)
+    if mapped is None:
+        attributes, _ = attributes_of(resource_attributes, size)
+    else:
+        attributes = mapped.attributes(resource_attributes, count_dropped=False)
     repeated = dict(islice(attributes.items(), MAX_RESOURCE_ATTRIBUTES))
     return Origin(
         service=_text(attributes, "service.name"),
