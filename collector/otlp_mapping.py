@@ -36,15 +36,16 @@ from collector.limits import (
 )
 
 MAX_VALUE_DEPTH = 8
+TOO_MANY = "[Trimmed: the request's attribute values are too many]"
 NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
 TRIMMED = f"[Trimmed: nested deeper than {MAX_VALUE_DEPTH} levels]"
 MAX_SPAN_EVENTS = 128  # events read per span, looking for exceptions
 # An exception becomes an event that repeats its span's attributes: a few per span at most.
 MAX_SPAN_EXCEPTIONS = 4
-# Attributes read in one request, of all its spans, events and records (the rest dropped and
-# counted, a partial success): 10,000 spans of 200 attributes each are 20 MB decoded from 16 KB
-# of zstd, and would cost seconds and a gigabyte to map; a Collector's batch of 8,192 spans of
-# 30 attributes fits.
+# Attributes read in one request, of all its resources, spans, events and records, and values
+# inside them (the rest dropped and counted, a partial success): 10,000 spans of 200
+# attributes each are 20 MB decoded from 16 KB of zstd, and would cost seconds and a gigabyte
+# to map; a Collector's batch of 8,192 spans of 30 attributes fits.
 MAX_REQUEST_ATTRIBUTES = 256 * 1024
 # Resource attributes are repeated on every entry under the resource: a few dozen at most
 # (the rest dropped and counted), or a small body of many spans would store a large one.
@@ -91,16 +92,18 @@ class Mapped:
     ) -> dict[str, Any]:
         """At most MAX_ATTRIBUTES of `pairs`, within the request's room; the rest counted
         (a resource's are counted on each of its entries instead)."""
-        read, dropped = attributes_of(pairs, len(pairs), min(MAX_ATTRIBUTES, self.attribute_room))
-        self.attribute_room -= len(pairs) - dropped
+        room = [self.attribute_room]
+        read, dropped = attributes_of(pairs, len(pairs), min(MAX_ATTRIBUTES, room[0]), room)
+        self.attribute_room = max(0, room[0])
         if count_dropped:
             self.dropped_attributes += dropped
         return read
 
 
-def value_of(value: AnyValue, depth: int = 0) -> Any:
+def value_of(value: AnyValue, depth: int = 0, room: list[int] | None = None) -> Any:
     """An AnyValue as JSON: scalars as themselves, bytes as base64, arrays and key-value lists
-    as lists and objects (bounded)."""
+    as lists and objects (bounded). Each value read inside a container takes one of `room`
+    (the request's attribute room): once it is spent, a container is TOO_MANY."""
     which = value.WhichOneof("value")
     if which == "string_value":
         return value.string_value[: MAX_ATTRIBUTE_VALUE + 1]
@@ -112,18 +115,29 @@ def value_of(value: AnyValue, depth: int = 0) -> Any:
         return None
     if depth >= MAX_VALUE_DEPTH:
         return TRIMMED
+    if room is not None and room[0] <= 0:
+        return TOO_MANY
     if which == "array_value":
-        items = [
-            value_of(v, depth + 1) for v in value.array_value.values[: MAX_ATTRIBUTE_ARRAY + 1]
-        ]
+        values = value.array_value.values[: _width(MAX_ATTRIBUTE_ARRAY + 1, room)]
+        items = [value_of(v, depth + 1, room) for v in values]
         # An attribute's array holds scalars: a container in it is kept as its JSON text.
         return (
             items if depth else [_json_text(v) if isinstance(v, list | dict) else v for v in items]
         )
     pairs = value.kvlist_value.values
     return {
-        kv.key[:MAX_ATTRIBUTE_NAME]: value_of(kv.value, depth + 1) for kv in pairs[:MAX_ATTRIBUTES]
+        kv.key[:MAX_ATTRIBUTE_NAME]: value_of(kv.value, depth + 1, room)
+        for kv in pairs[: _width(MAX_ATTRIBUTES, room)]
     }
+
+
+def _width(limit: int, room: list[int] | None) -> int:
+    """How many values of a container to read (at most `limit`), taken from `room`."""
+    if room is None:
+        return limit
+    width = min(limit, room[0])
+    room[0] -= width
+    return width
 
 
 def _json_text(value: Any) -> str:
@@ -131,15 +145,20 @@ def _json_text(value: Any) -> str:
 
 
 def attributes_of(
-    pairs: Iterable[KeyValue], size: int, limit: int = MAX_ATTRIBUTES
+    pairs: Iterable[KeyValue],
+    size: int,
+    limit: int = MAX_ATTRIBUTES,
+    room: list[int] | None = None,
 ) -> tuple[dict[str, Any], int]:
     """At most `limit` of `pairs` (of `size` in all) as typed attributes, and how many were
-    left out."""
+    left out; each attribute and each value inside one takes one of `room`, if given."""
     read: dict[str, Any] = {}
     for index, pair in enumerate(pairs):
         if index >= limit:
             break
-        read[pair.key[:MAX_ATTRIBUTE_NAME]] = {"value": value_of(pair.value)}
+        if room is not None:
+            room[0] -= 1
+        read[pair.key[:MAX_ATTRIBUTE_NAME]] = {"value": value_of(pair.value, 0, room)}
     return read, max(0, size - limit)
 
 

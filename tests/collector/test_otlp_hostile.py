@@ -17,7 +17,7 @@ from sqlalchemy import select
 from collector.lanes import LARGE_BODY, LargeRequestLane
 from collector.limits import MAX_ATTRIBUTES, MAX_LOG_BODY, MAX_SPAN_NAME
 from collector.otlp import map_traces
-from collector.otlp_mapping import Mapped, fill_segments, origin_of, span_entry
+from collector.otlp_mapping import TOO_MANY, Mapped, fill_segments, origin_of, span_entry
 from store.engine import Database
 from store.models import Event, LogEntry
 from tests.collector import otlp_payloads as otlp
@@ -79,6 +79,20 @@ def test_attributes_are_read_within_the_request_room() -> None:
     read = sum(len(e["attributes"]) for e in entries)
     assert read == 3 * MAX_ATTRIBUTES + 5  # + each span's `otel.kind`
     assert mapped.dropped_attributes == 5 * 200 - 3 * MAX_ATTRIBUTES
+    assert mapped.attribute_room == 0
+
+
+def test_values_inside_attributes_take_the_request_room() -> None:
+    nested = AnyValue()
+    for _ in range(100):
+        nested.array_value.values.add().kvlist_value.values.add(
+            key="k", value=AnyValue(int_value=1)
+        )
+    span = otlp.span(ROOT_ID, "s")
+    span.attributes.add(key="deep", value=nested)
+    mapped = Mapped(attribute_room=50)
+    value = span_entry(span, origin_of([]), "", mapped)["attributes"]["deep"]["value"]
+    assert len(value) == 49 and set(value) == {TOO_MANY}
     assert mapped.attribute_room == 0
 
 
