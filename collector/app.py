@@ -16,7 +16,13 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from collector.endpoints import envelope_endpoint, store_endpoint
-from collector.otlp_endpoints import plain_logs, plain_traces, sentry_logs, sentry_traces
+from collector.otlp_endpoints import (
+    metrics,
+    plain_logs,
+    plain_traces,
+    sentry_logs,
+    sentry_traces,
+)
 from collector.webhooks import legacy_webhook, sentry_webhook
 from store.errors import SentrailError
 from web.errors import FastJSONResponse, error_response
@@ -31,6 +37,8 @@ ROUTES: tuple[tuple[re.Pattern[str], Endpoint], ...] = (
     (re.compile(r"^/api/(?P<project_id>\d{1,18})/integration/otlp/v1/logs/?$"), sentry_logs),
     (re.compile(r"^/v1/traces/?$"), plain_traces),
     (re.compile(r"^/v1/logs/?$"), plain_logs),
+    (re.compile(r"^/api/(?P<project_id>\d{1,18})/integration/otlp/v1/metrics/?$"), metrics),
+    (re.compile(r"^/v1/metrics/?$"), metrics),
     (re.compile(r"^/webhooks/sentry/?$"), sentry_webhook),
     (re.compile(r"^/webhooks/sentry/legacy/?$"), legacy_webhook),
 )

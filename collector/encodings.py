@@ -14,7 +14,14 @@ import zstandard
 from store.errors import BadRequest, PayloadTooLarge
 
 STEP = 256 * 1024
+ENCODINGS = ("identity", "gzip", "x-gzip", "deflate", "br", "zstd")
 ZSTD_SLICE = 256
+
+
+def known_encoding(encoding: str | None) -> bool:
+    """Whether decode_body decodes `encoding` (a single one: no list such as `gzip, gzip`);
+    the envelope endpoint reads any other as identity, as Sentry SDKs expect."""
+    return (encoding or "identity").strip().lower() in ENCODINGS
 
 
 def decode_body(body: bytes, encoding: str | None, limit: int) -> bytes:

@@ -86,11 +86,15 @@ async def authenticate(ingest: Ingest, project_id: int, keys: set[str]) -> None:
 
 
 async def request_body(ingest: Ingest, request: Request) -> tuple[bytes, str | None, bool]:
-    """The body as sent, its encoding, and whether it is large (collector/lanes.py)."""
+    """The body, its encoding, and whether it is large (collector/lanes.py): a large one as
+    sent, for the lane to decode; a small one decoded already (its encoding then None)."""
     encoding = request.headers.get("content-encoding")
     ingest.large.check_room(request.headers.get("content-length"), encoding)
     body = await read_body(request, ingest.settings.max_body_bytes)
-    return body, encoding, ingest.large.is_large(len(body), encoding)
+    small = ingest.large.small_body(body, encoding)
+    if small is None:
+        return body, encoding, True
+    return small, None, False
 
 
 def _client_ip(request: Request) -> str | None:

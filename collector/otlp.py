@@ -26,7 +26,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from collector.batch import IngestBatch, NormalizedEvent, Outcome
-from collector.encodings import decode_body
+from collector.encodings import ENCODINGS, decode_body, known_encoding
 from collector.items import ItemReader
 from collector.lanes import lane_reader
 from collector.limits import MAX_ENVELOPE_ENTRIES, MAX_ITEM_ENTRIES
@@ -40,7 +40,7 @@ from collector.otlp_mapping import (
     span_entry,
 )
 from collector.spans import read_span_items
-from collector.telemetry import derived_event_id
+from collector.telemetry import derived_event_id, digest_of
 from store.errors import BadRequest, PayloadTooLarge, SentrailError
 
 PROTOBUF, JSON = "protobuf", "json"
@@ -98,6 +98,16 @@ def media_type(content_type: str | None) -> str:
     return kind
 
 
+def check_encoding(encoding: str | None) -> None:
+    """An encoding decode_body does not know is 415, before the body is read (OTLP clients send
+    gzip or none; reading another as identity would answer 400 "malformed protobuf")."""
+    if not known_encoding(encoding):
+        raise UnsupportedMediaType(
+            f"unsupported content encoding {(encoding or '')[:100]!r}: "
+            f"OTLP/HTTP here takes {', '.join(ENCODINGS)}"
+        )
+
+
 def read_otlp(
     signal_name: str,
     kind: str,
@@ -123,6 +133,10 @@ def read_otlp(
         assert isinstance(request, ExportLogsServiceRequest)
         mapped = _clean(reader, map_logs(request, received_at))
         read_log_items(batch, mapped.entries, received_at, reader.extractor)
+    if mapped.duplicates:
+        batch.outcomes.append(
+            Outcome("invalid", signal.category, "duplicate span id in request", mapped.duplicates)
+        )
     if mapped.dropped_attributes:
         batch.outcomes.append(
             Outcome(
@@ -208,17 +222,37 @@ def map_traces(request: ExportTraceServiceRequest) -> Mapped:
     if count > MAX_ENVELOPE_ENTRIES:
         raise PayloadTooLarge(f"an export request holds more than {MAX_ENVELOPE_ENTRIES} spans")
     mapped = Mapped()
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
     for resource in request.resource_spans:
-        origin = origin_of(resource.resource.attributes)
+        origin = origin_of(resource.resource.attributes, mapped)
         for scope in resource.scope_spans:
             for span in scope.spans:
                 index = len(mapped.entries)
-                mapped.entries.append(span_entry(span, origin, scope.scope.name[:128], mapped))
+                entry = span_entry(span, origin, scope.scope.name[:128], mapped)
+                if _duplicate(entry, seen, mapped):
+                    continue
+                mapped.entries.append(entry)
                 if span.events:
                     room = MAX_ITEM_ENTRIES - len(mapped.exceptions)
                     exceptions_of(span, index, mapped, room)
     fill_segments(mapped.entries)
     return mapped
+
+
+def _duplicate(
+    entry: dict[str, Any], seen: dict[tuple[str, str], dict[str, Any]], mapped: Mapped
+) -> bool:
+    """Whether the request had a span of the entry's ids already: the first is stored, and one
+    that differs from it is counted as rejected (an identical one is the same span)."""
+    if entry["trace_id"] is None or entry["span_id"] is None:
+        return False  # invalid: collector/spans.py counts it
+    key = (entry["trace_id"], entry["span_id"])
+    first = seen.setdefault(key, entry)
+    if first is entry:
+        return False
+    if first != entry:
+        mapped.duplicates += 1
+    return True
 
 
 def map_logs(request: ExportLogsServiceRequest, received_at: datetime) -> Mapped:
@@ -230,7 +264,7 @@ def map_logs(request: ExportLogsServiceRequest, received_at: datetime) -> Mapped
     mapped = Mapped()
     now = received_at.timestamp()
     for resource in request.resource_logs:
-        origin = origin_of(resource.resource.attributes)
+        origin = origin_of(resource.resource.attributes, mapped)
         for scope in resource.scope_logs:
             for record in scope.log_records:
                 fallback = hashlib.blake2b(record.SerializeToString(), digest_size=16)
@@ -248,7 +282,12 @@ def _clean(reader: ItemReader, mapped: Mapped) -> Mapped:
     cleaned = reader.clean(document, orjson.dumps(document))
     if cleaned is document:
         return mapped
-    return Mapped(cleaned["items"], cleaned["exceptions"], mapped.dropped_attributes)
+    return Mapped(
+        cleaned["items"],
+        cleaned["exceptions"],
+        mapped.dropped_attributes,
+        duplicates=mapped.duplicates,
+    )
 
 
 def _exception_events(
@@ -286,8 +325,15 @@ def exception_event(exception: dict[str, Any], span: dict[str, Any]) -> dict[str
     }
     service = values.get("service.name")
     return {
+        # Which of the span's events it is, and its content: two exceptions of one span at
+        # the same time are two events, and a replay of the request derives the same ids.
         "event_id": derived_event_id(
-            "otlp", span["trace_id"], span["span_id"], str(exception["timestamp"])
+            "otlp",
+            span["trace_id"],
+            span["span_id"],
+            str(exception["timestamp"]),
+            str(exception.get("position", 0)),
+            digest_of({k: v for k, v in exception.items() if k != "span"}),
         ),
         "timestamp": exception["timestamp"] or span["end_timestamp"],
         "level": "error",

@@ -29,6 +29,7 @@ from collector.otlp import (
     PROTOBUF,
     TRACES,
     Signal,
+    check_encoding,
     media_type,
     read_otlp,
     response_body,
@@ -57,6 +58,17 @@ async def plain_traces(request: Request) -> Response:
 async def plain_logs(request: Request) -> Response:
     """`POST /v1/logs`"""
     return await _export(request, LOGS, named_project=False)
+
+
+async def metrics(request: Request) -> Response:
+    """`POST /v1/metrics` (and Sentry's path): 404 as an OTLP Status, so that an exporter
+    configured for all three signals says why, rather than getting the dashboard's page."""
+    kind = _kind_of(request)
+    return Response(
+        status_body(kind, 404, "metrics are not stored: sentrail takes OTLP traces and logs"),
+        status_code=404,
+        media_type=CONTENT_TYPES[kind],
+    )
 
 
 def _kind_of(request: Request) -> str:
@@ -102,6 +114,7 @@ async def _accept(request: Request, signal: Signal, named_project: bool) -> byte
     project_id = await _project(ingest, request, named_project)
     ingest.limiter.check(project_id)
     kind = media_type(request.headers.get("content-type"))
+    check_encoding(request.headers.get("content-encoding"))
     body, encoding, large = await request_body(ingest, request)
     now = datetime.now(UTC)
     args = (signal.name, kind, project_id, body, encoding, now)

@@ -15,6 +15,7 @@ just past MAX_ATTRIBUTE_VALUE (collector/telemetry.py then cuts and counts them)
 """
 
 import base64
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
@@ -31,13 +32,21 @@ from collector.limits import (
     MAX_ATTRIBUTE_VALUE,
     MAX_ATTRIBUTES,
     MAX_LOG_BODY,
+    MAX_SPAN_NAME,
 )
 
 MAX_VALUE_DEPTH = 8
+TOO_MANY = "[Trimmed: the request's attribute values are too many]"
+NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
 TRIMMED = f"[Trimmed: nested deeper than {MAX_VALUE_DEPTH} levels]"
 MAX_SPAN_EVENTS = 128  # events read per span, looking for exceptions
 # An exception becomes an event that repeats its span's attributes: a few per span at most.
 MAX_SPAN_EXCEPTIONS = 4
+# Attributes read in one request, of all its resources, spans, events and records, and values
+# inside them (the rest dropped and counted, a partial success): 10,000 spans of 200
+# attributes each are 20 MB decoded from 16 KB of zstd, and would cost seconds and a gigabyte
+# to map; a Collector's batch of 8,192 spans of 30 attributes fits.
+MAX_REQUEST_ATTRIBUTES = 256 * 1024
 # Resource attributes are repeated on every entry under the resource: a few dozen at most
 # (the rest dropped and counted), or a small body of many spans would store a large one.
 MAX_RESOURCE_ATTRIBUTES = 32
@@ -74,11 +83,27 @@ class Mapped:
     # its own attributes (plain values); JSON, so that it is scrubbed with the entries.
     exceptions: list[dict[str, Any]] = field(default_factory=list)
     dropped_attributes: int = 0
+    duplicates: int = 0  # spans of ids already in the request, with other content: rejected
+    # Attributes still to be read in this request (MAX_REQUEST_ATTRIBUTES in all).
+    attribute_room: int = MAX_REQUEST_ATTRIBUTES
+
+    def attributes(
+        self, pairs: Sequence[KeyValue], *, count_dropped: bool = True
+    ) -> dict[str, Any]:
+        """At most MAX_ATTRIBUTES of `pairs`, within the request's room; the rest counted
+        (a resource's are counted on each of its entries instead)."""
+        room = [self.attribute_room]
+        read, dropped = attributes_of(pairs, len(pairs), min(MAX_ATTRIBUTES, room[0]), room)
+        self.attribute_room = max(0, room[0])
+        if count_dropped:
+            self.dropped_attributes += dropped
+        return read
 
 
-def value_of(value: AnyValue, depth: int = 0) -> Any:
+def value_of(value: AnyValue, depth: int = 0, room: list[int] | None = None) -> Any:
     """An AnyValue as JSON: scalars as themselves, bytes as base64, arrays and key-value lists
-    as lists and objects (bounded)."""
+    as lists and objects (bounded). Each value read inside a container takes one of `room`
+    (the request's attribute room): once it is spent, a container is TOO_MANY."""
     which = value.WhichOneof("value")
     if which == "string_value":
         return value.string_value[: MAX_ATTRIBUTE_VALUE + 1]
@@ -90,33 +115,51 @@ def value_of(value: AnyValue, depth: int = 0) -> Any:
         return None
     if depth >= MAX_VALUE_DEPTH:
         return TRIMMED
+    if room is not None and room[0] <= 0:
+        return TOO_MANY
     if which == "array_value":
-        items = [
-            value_of(v, depth + 1) for v in value.array_value.values[: MAX_ATTRIBUTE_ARRAY + 1]
-        ]
+        values = value.array_value.values[: _width(MAX_ATTRIBUTE_ARRAY + 1, room)]
+        items = [value_of(v, depth + 1, room) for v in values]
         # An attribute's array holds scalars: a container in it is kept as its JSON text.
         return (
             items if depth else [_json_text(v) if isinstance(v, list | dict) else v for v in items]
         )
     pairs = value.kvlist_value.values
     return {
-        kv.key[:MAX_ATTRIBUTE_NAME]: value_of(kv.value, depth + 1) for kv in pairs[:MAX_ATTRIBUTES]
+        kv.key[:MAX_ATTRIBUTE_NAME]: value_of(kv.value, depth + 1, room)
+        for kv in pairs[: _width(MAX_ATTRIBUTES, room)]
     }
+
+
+def _width(limit: int, room: list[int] | None) -> int:
+    """How many values of a container to read (at most `limit`), taken from `room`."""
+    if room is None:
+        return limit
+    width = min(limit, room[0])
+    room[0] -= width
+    return width
 
 
 def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode()[: MAX_ATTRIBUTE_VALUE + 1]
 
 
-def attributes_of(pairs: Iterable[KeyValue], size: int) -> tuple[dict[str, Any], int]:
-    """At most MAX_ATTRIBUTES of `pairs` (of `size` in all) as typed attributes, and how many
-    were left out."""
+def attributes_of(
+    pairs: Iterable[KeyValue],
+    size: int,
+    limit: int = MAX_ATTRIBUTES,
+    room: list[int] | None = None,
+) -> tuple[dict[str, Any], int]:
+    """At most `limit` of `pairs` (of `size` in all) as typed attributes, and how many were
+    left out; each attribute and each value inside one takes one of `room`, if given."""
     read: dict[str, Any] = {}
     for index, pair in enumerate(pairs):
-        if index >= MAX_ATTRIBUTES:
+        if index >= limit:
             break
-        read[pair.key[:MAX_ATTRIBUTE_NAME]] = {"value": value_of(pair.value)}
-    return read, max(0, size - MAX_ATTRIBUTES)
+        if room is not None:
+            room[0] -= 1
+        read[pair.key[:MAX_ATTRIBUTE_NAME]] = {"value": value_of(pair.value, 0, room)}
+    return read, max(0, size - limit)
 
 
 def _text(attributes: Mapping[str, Any], *names: str) -> str | None:
@@ -128,9 +171,13 @@ def _text(attributes: Mapping[str, Any], *names: str) -> str | None:
     return None
 
 
-def origin_of(resource_attributes: Sequence[KeyValue]) -> Origin:
+def origin_of(resource_attributes: Sequence[KeyValue], mapped: Mapped | None = None) -> Origin:
+    """What a resource says of its entries; its attributes read within `mapped`'s room."""
     size = len(resource_attributes)
-    attributes, _ = attributes_of(resource_attributes, size)
+    if mapped is None:
+        attributes, _ = attributes_of(resource_attributes, size)
+    else:
+        attributes = mapped.attributes(resource_attributes, count_dropped=False)
     repeated = dict(islice(attributes.items(), MAX_RESOURCE_ATTRIBUTES))
     return Origin(
         service=_text(attributes, "service.name"),
@@ -143,8 +190,10 @@ def origin_of(resource_attributes: Sequence[KeyValue]) -> Origin:
 
 
 def _hex(raw: bytes, size: int, zero: str) -> str | None:
+    if len(raw) != size:
+        return None
     text = raw.hex()
-    return text if len(raw) == size and text != zero else None
+    return text if text != zero else None
 
 
 def _typed(value: Any) -> dict[str, Any]:
@@ -193,8 +242,8 @@ def span_entry(span: Span, origin: Origin, scope: str, mapped: Mapped) -> dict[s
     """A span v2 entry (collector/spans.py reads it; an invalid one is counted there)."""
     kind = KINDS.get(span.kind)
     parent = _hex(span.parent_span_id, 8, ZERO_SPAN)
-    own, dropped = attributes_of(span.attributes, len(span.attributes))
-    mapped.dropped_attributes += dropped + origin.dropped
+    own = mapped.attributes(span.attributes)
+    mapped.dropped_attributes += origin.dropped
     attributes = _head(origin, scope)
     op = _op(kind, own)
     if op is not None:
@@ -206,7 +255,7 @@ def span_entry(span: Span, origin: Origin, scope: str, mapped: Mapped) -> dict[s
     if span.links:
         attributes["otel.links"] = _typed(
             [
-                f"{link.trace_id.hex()}-{link.span_id.hex()}"
+                f"{link.trace_id[:16].hex()}-{link.span_id[:8].hex()}"
                 for link in span.links[:MAX_ATTRIBUTE_ARRAY]
             ]
         )
@@ -218,7 +267,7 @@ def span_entry(span: Span, origin: Origin, scope: str, mapped: Mapped) -> dict[s
         "trace_id": _hex(span.trace_id, 16, ZERO_TRACE),
         "span_id": _hex(span.span_id, 8, ZERO_SPAN),
         "parent_span_id": parent,
-        "name": span.name,
+        "name": span.name[:MAX_SPAN_NAME],
         "status": "error" if span.status.code == STATUS_ERROR else "ok",
         "is_segment": is_segment(span, kind, parent),
         "kind": kind,
@@ -232,15 +281,16 @@ def exceptions_of(span: Span, index: int, mapped: Mapped, room: int) -> None:
     """The span's events named `exception` (at most MAX_SPAN_EXCEPTIONS of them, and at most
     `room`), into `mapped`."""
     room = min(room, MAX_SPAN_EXCEPTIONS)
-    for event in span.events[:MAX_SPAN_EVENTS]:
+    for position, event in enumerate(span.events[:MAX_SPAN_EVENTS]):
         if event.name != "exception" or room <= 0:
             continue
         room -= 1
-        attributes, _ = attributes_of(event.attributes, len(event.attributes))
+        attributes = mapped.attributes(event.attributes)
         escaped = attributes.get("exception.escaped", {}).get("value")
         mapped.exceptions.append(
             {
                 "span": index,
+                "position": position,  # among the span's events: part of the event's id
                 "type": _text(attributes, "exception.type") or "Exception",
                 "message": _text(attributes, "exception.message") or "",
                 "escaped": escaped is True or escaped == "true",
@@ -250,16 +300,21 @@ def exceptions_of(span: Span, index: int, mapped: Mapped, room: int) -> None:
         )
 
 
-def fill_segments(entries: list[dict[str, Any]]) -> None:
+def fill_segments(entries: list[dict[str, Any]]) -> int:
     """`sentry.segment.id` of each span whose segment is in the same request: the nearest
-    segment up its parents (each span resolved once, so linear in the spans)."""
+    segment up its parents. Each span is walked past once: a walk stops at a span resolved
+    before or at one already on its own path (a cycle, or a span its own parent: no segment),
+    so the walk is linear in the spans. Returns the steps taken (at most twice the spans)."""
     by_id = {e["span_id"]: e for e in entries if e["span_id"] is not None}
     segment_of: dict[str, str | None] = {}
+    steps = 0
     for entry in entries:
         chain: list[str] = []
+        on_path: set[str] = set()
         current: dict[str, Any] | None = entry
         found: str | None = None
         while current is not None:
+            steps += 1
             span_id = current["span_id"]
             if span_id in segment_of:
                 found = segment_of[span_id]
@@ -267,31 +322,41 @@ def fill_segments(entries: list[dict[str, Any]]) -> None:
             if current["is_segment"]:
                 found = span_id
                 break
+            if span_id is None or span_id in on_path:  # a cycle: no segment
+                break
+            on_path.add(span_id)
             chain.append(span_id)
             current = by_id.get(current["parent_span_id"])
-            if len(chain) > len(entries):  # a cycle: no segment
-                break
         for span_id in chain:
             segment_of[span_id] = found
         if found is not None and not entry["is_segment"]:
             entry["attributes"].setdefault("sentry.segment.id", _typed(found))
+    return steps
 
 
 def level_of(record: LogRecord) -> str:
     number = record.severity_number
     if 1 <= number <= 24:
         return SEVERITY_LEVELS[(number - 1) // 4]
-    text = record.severity_text.lower()
+    text = record.severity_text[:16].lower()
     return text if text in SEVERITY_TEXTS else "info"  # collector/logs.py reads the aliases
 
 
 def body_of(value: AnyValue) -> str:
-    read = value_of(value)
-    if read is None:
+    """A log body as text: a string as itself, bytes as base64, a double that is not finite as
+    `NaN`, `Infinity` or `-Infinity`, anything else as its JSON text. Cut just past
+    MAX_LOG_BODY, so that collector/logs.py cuts it and counts the cut."""
+    which = value.WhichOneof("value")
+    if which is None:
         return ""
-    if isinstance(read, str):
-        return value.string_value[:MAX_LOG_BODY]
-    return orjson.dumps(read).decode()[:MAX_LOG_BODY]
+    if which == "string_value":
+        return value.string_value[: MAX_LOG_BODY + 1]
+    if which == "bytes_value":
+        # base64 of that many bytes is longer than MAX_LOG_BODY, so a cut is counted.
+        return base64.b64encode(value.bytes_value[: MAX_LOG_BODY // 4 * 3 + 3]).decode()
+    if which == "double_value" and not math.isfinite(value.double_value):
+        return NON_FINITE.get(value.double_value, "NaN")
+    return orjson.dumps(value_of(value)).decode()[: MAX_LOG_BODY + 1]
 
 
 def log_entry(
@@ -300,8 +365,8 @@ def log_entry(
     """A log entry (collector/logs.py reads it). A record outside any trace gets the trace id
     of `fallback`, an id of its own content (the log protocol requires a trace); one without a
     time its time (when it was received)."""
-    own, dropped = attributes_of(record.attributes, len(record.attributes))
-    mapped.dropped_attributes += dropped + origin.dropped
+    own = mapped.attributes(record.attributes)
+    mapped.dropped_attributes += origin.dropped
     attributes = _head(origin, scope)
     if record.event_name:
         attributes["otel.event_name"] = _typed(record.event_name[:MAX_ATTRIBUTE_VALUE])
