@@ -30,13 +30,15 @@ class TimelineEvent:
     environment: str | None
     trace_id: str | None
     span_id: str | None = None
+    # When the work began: a transaction's timestamp is its end, so step back its duration
+    # (worked out once: a journey's summary reads it several times per event).
+    started_at: datetime = field(init=False)
 
-    @property
-    def started_at(self) -> datetime:
-        """When the work began: a transaction's timestamp is its end, so step back its duration."""
+    def __post_init__(self) -> None:
+        began = self.timestamp
         if self.type == "transaction" and self.duration_ms:
-            return self.timestamp - timedelta(milliseconds=self.duration_ms)
-        return self.timestamp
+            began -= timedelta(milliseconds=self.duration_ms)
+        object.__setattr__(self, "started_at", began)
 
     @property
     def is_error(self) -> bool:

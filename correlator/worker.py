@@ -367,7 +367,7 @@ class Correlator:
                 select(Journey.scope, Journey.flow, Journey.key, Journey.id).where(
                     Journey.key.in_(key_chunk)
                 )
-            ):
+            ).all():
                 if (scope, flow, key) in values:
                     found[(scope, flow, key)] = journey_id
         return found
@@ -386,7 +386,7 @@ class Correlator:
                 select(JourneyLink.kind, JourneyLink.value, JourneyLink.journey_id).where(
                     tuple_(JourneyLink.kind, JourneyLink.value).in_(pair_chunk)
                 )
-            ):
+            ).all():
                 known.add((kind, value, journey_id))
         new = sorted(unique - known)
         insert_ignore(
@@ -446,7 +446,7 @@ class Correlator:
                 select(JourneyLink.kind, JourneyLink.value, JourneyLink.journey_id).where(
                     tuple_(JourneyLink.kind, JourneyLink.value).in_(pair_chunk)
                 )
-            ):
+            ).all():
                 journeys_of[(kind, value)].add(journey_id)
         current: dict[int, set[int]] = defaultdict(set)
         for id_chunk in chunked(ids, 900):
@@ -454,7 +454,7 @@ class Correlator:
                 select(JourneyEvent.event_row_id, JourneyEvent.journey_id).where(
                     JourneyEvent.event_row_id.in_(id_chunk), JourneyEvent.via != KEY
                 )
-            ):
+            ).all():
                 current[row_id].add(journey_id)
         scope_of = self._journey_scopes(connection, journeys_of)
         parentage: dict[str, TraceSpans] = {}
@@ -518,7 +518,7 @@ class Correlator:
         for id_chunk in chunked(ids, 900):
             for journey_id, scope in connection.execute(
                 select(Journey.id, Journey.scope).where(Journey.id.in_(id_chunk))
-            ):
+            ).all():
                 found[journey_id] = scope
         return found
 
