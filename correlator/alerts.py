@@ -25,12 +25,12 @@ from correlator.alerts_conditions import CONDITIONS, Finding
 from rules.alerts import AlertRules, AlertSettings, Rule
 from store.clock import utcnow
 from store.engine import Database
-from store.models import Alert, AlertDelivery, CorrelatorState
+from store.models import ALERTS_STATE, Alert, AlertDelivery, CorrelatorState
 from store.upsert import insert_ignore
 
 log = logging.getLogger(__name__)
 
-STATE = "alerts"
+STATE = ALERTS_STATE
 FIRING, RESOLVED = "firing", "resolved"
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 
