@@ -5,6 +5,7 @@ Read-only, on a Session, without the write lock. Release regressions are the rel
 verdict (reads/gate.py), so an alert and `sentrail release gate` never disagree.
 """
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from store.statuses import FAILED, STALLED
 # Journeys read per evaluation of one order rule: past this the counts are lower bounds.
 MAX_ORDERS = 50_000
 MAX_RELEASES = 20  # releases judged per evaluation of one regression rule
+GROUP_VALUE = 200  # characters of one value in a group key; past it, cut and hashed
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,21 @@ class Finding:
 
 
 Evaluate = Callable[[Session, Rule, datetime], list[Finding]]
+
+
+def group_key(**parts: object) -> str:
+    """The key a rule groups by, e.g. "flow=checkout service=shipping" or "release=2.1". A
+    value longer than GROUP_VALUE (a release may be 250 characters) is cut and followed by a
+    hash of the whole value, so the key fits `alert.group_key` and two long values sharing a
+    prefix stay two groups."""
+    values = []
+    for name, value in parts.items():
+        text = str(value)
+        if len(text) > GROUP_VALUE:
+            digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+            text = f"{text[: GROUP_VALUE - 13]}~{digest}"
+        values.append(f"{name}={text}")
+    return " ".join(values)
 
 
 def _orders(
@@ -108,7 +125,7 @@ def _order_findings(session: Session, rule: Rule, now: datetime, status: str) ->
             params["service"] = service
         found.append(
             Finding(
-                group=f"flow={flow} service={service}",
+                group=group_key(flow=flow, service=service),
                 value=value,
                 summary=f"{count} {flow} orders {verb} {service}{share} in the last "
                 f"{_span(rule.window)}",
@@ -162,7 +179,7 @@ def release_regression(session: Session, rule: Rule, now: datetime) -> list[Find
         ]
         found.append(
             Finding(
-                group=f"release={version}",
+                group=group_key(release=version),
                 value=round(max(drops), 6),
                 summary=f"release {version} is less healthy than {verdict['baseline']}: "
                 + "; ".join(verdict["reasons"]),
@@ -192,7 +209,7 @@ def new_issue(session: Session, rule: Rule, now: datetime) -> list[Finding]:
         titles = ", ".join(repr(title[:60]) for _, title in issues[:3])
         found.append(
             Finding(
-                group=f"release={release}",
+                group=group_key(release=release),
                 value=float(len(issues)),
                 summary=f"{len(issues)} new issue(s) in release {release}: {titles}",
                 path=f"/issues/{issues[0][0]}"
@@ -233,7 +250,7 @@ def error_spike(session: Session, rule: Rule, now: datetime) -> list[Finding]:
             continue
         found.append(
             Finding(
-                group=f"service={service}",
+                group=group_key(service=service),
                 value=float(count),
                 summary=f"{service}: {count} errors in the last {_span(rule.window)}, "
                 f"{baseline:.1f} per window before",
@@ -254,7 +271,7 @@ def missed_checkin(session: Session, rule: Rule, _now: datetime) -> list[Finding
     ).all()
     return [
         Finding(
-            group=f"monitor={slug} project={project_id}",
+            group=group_key(monitor=slug, project=project_id),
             value=1.0,
             summary=f"cron monitor {slug}: its last run was {status}",
             path=f"/monitors/{quote(slug, safe='')}?project={project_id}",

@@ -304,3 +304,39 @@ def test_an_unreachable_target_at_start_up_is_a_warning_not_a_stop(
             time.sleep(0.05)  # polling until the sender checked its targets, bounded
         assert http.get("/healthz").json() == {"status": "ok"}
     assert f"alert target webhook (127.0.0.1:{closed}) unreachable" in caplog.text
+
+
+def test_a_250_character_release_fires_with_a_group_key_that_fits(
+    database: Database, project: ProjectKey
+) -> None:
+    """A release name may be 250 characters: "release=" + it is longer than the column, and
+    PostgreSQL refused the whole evaluation. Two long names with one prefix stay two groups."""
+    long_a, long_b = "a" * 249 + "1", "a" * 249 + "2"
+    with database.writing() as connection:
+        connection.execute(
+            insert(Issue),
+            [
+                {
+                    "project_id": project.id,
+                    "hash": f"h{i}",
+                    "title": f"ValueError {i}",
+                    "culprit": "pay",
+                    "type": "error",
+                    "level": "error",
+                    "first_seen_at": T0 - timedelta(minutes=2),
+                    "last_seen_at": T0,
+                    "first_release": release,
+                }
+                for i, release in enumerate((long_a, long_b))
+            ],
+        )
+        connection.commit()
+    evaluator = AlertEvaluator(
+        database, AlertRules(rules=[Rule(name="issues", condition="new_issue")]), clock=Clock()
+    )
+    assert evaluator.run_once().fired == 2
+    assert evaluator.run_once().fired == 0  # the same groups: nothing again
+    with database.sessions() as session:
+        keys = session.scalars(select(Alert.group_key)).all()
+    assert len(set(keys)) == 2 and all(len(k) <= 250 for k in keys), keys
+    assert all(k.startswith("release=aaaa") for k in keys)
