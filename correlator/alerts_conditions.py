@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from reads.gate import GateLimits, release_gate
-from rules.alerts import Rule
+from rules.alerts import SHARE_MIN_ORDERS, Rule
 from store.models import Event, Issue, Journey, JourneyLabel, Monitor, SessionCount
 from store.statuses import FAILED, STALLED
 
@@ -115,7 +115,7 @@ def _order_findings(session: Session, rule: Rule, now: datetime, status: str) ->
     found = []
     for flow, service, count, total in _orders(session, rule, now, status):
         value = float(count) if rule.measure == "count" else count / total
-        if rule.measure == "share" and total < rule.min_orders:
+        if rule.measure == "share" and total < (rule.min_orders or SHARE_MIN_ORDERS):
             continue
         if value < rule.threshold:
             continue
@@ -163,11 +163,18 @@ def _recent_releases(session: Session, since: datetime) -> list[str]:
     return sorted(latest, key=lambda v: latest[v], reverse=True)[:MAX_RELEASES]
 
 
+def _unset(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
 def release_regression(session: Session, rule: Rule, now: datetime) -> list[Finding]:
+    """The gate's verdict on each release active in the window; what the rule leaves unset is
+    the gate's default, so `sentrail release gate VERSION` without options agrees."""
+    gate = GateLimits()
     limits = GateLimits(
-        min_orders=rule.min_orders,
-        max_success_drop=rule.max_success_drop,
-        max_crash_free_drop=rule.max_crash_free_drop,
+        min_orders=gate.min_orders if rule.min_orders is None else rule.min_orders,
+        max_success_drop=_unset(rule.max_success_drop, gate.max_success_drop),
+        max_crash_free_drop=_unset(rule.max_crash_free_drop, gate.max_crash_free_drop),
     )
     found = []
     for version in _recent_releases(session, now - timedelta(seconds=rule.window)):

@@ -28,6 +28,7 @@ Condition = Literal[
 ]
 CONDITIONS: tuple[str, ...] = Condition.__args__  # type: ignore[attr-defined]
 DEFAULT_TARGET = "webhook"
+SHARE_MIN_ORDERS = 10  # orders a share needs when its rule sets no `min_orders`
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
@@ -108,14 +109,16 @@ class Rule(BaseModel):
     window: float = Field(default=600, gt=0)  # seconds
     threshold: float = Field(default=1, gt=0)
     # orders_stalled / orders_failed: a count of orders, or their share of the orders seen in
-    # the window (then `min_orders` of them at least).
+    # the window (then `min_orders` of them at least; unset: SHARE_MIN_ORDERS).
     measure: Literal["count", "share"] = "count"
-    min_orders: int = Field(default=10, ge=1)
+    # release_regression: finished orders each release needs; unset: the gate's default.
+    min_orders: int | None = Field(default=None, ge=1)
     flow: str | None = None
     service: str | None = None  # the missing, failing or erring service; unset: each
-    # release_regression: as `sentrail release gate`'s limits
-    max_success_drop: float = Field(default=0.02, ge=0, le=1)
-    max_crash_free_drop: float = Field(default=0.01, ge=0, le=1)
+    # release_regression: as `sentrail release gate`'s limits; unset: the gate's defaults
+    # (reads/gate.py GateLimits), so the default rule and the gate never disagree.
+    max_success_drop: float | None = Field(default=None, ge=0, le=1)
+    max_crash_free_drop: float | None = Field(default=None, ge=0, le=1)
     # error_spike: errors in the window against the mean of the `baseline_windows` before it
     factor: float = Field(default=3.0, gt=1)
     baseline_windows: int = Field(default=6, ge=1, le=100)

@@ -5,6 +5,7 @@ evaluator at a time, signed webhooks, retries then the dead-letter list, slow ta
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +17,9 @@ from sqlalchemy import func, insert, select, update
 from bench.server import free_port
 from correlator.alerts import AlertEvaluator
 from correlator.alerts_delivery import AlertSender, AlertThreads
-from rules.alerts import AlertRules, AlertSettings, Rule, Target
+from correlator.worker import Correlator
+from reads.gate import GateLimits, release_gate
+from rules.alerts import AlertRules, AlertSettings, Rule, Target, default_rules
 from sentrail.alert_receiver import AlertReceiver
 from sentrail.app import create_app
 from store.clock import utcnow
@@ -24,6 +27,7 @@ from store.engine import Database
 from store.models import Alert, AlertDelivery, CorrelatorState, Issue, Journey, Monitor
 from store.settings import DatabaseSettings
 from tests.conftest import ProjectKey
+from tests.correlator.shop_events import Shop
 
 T0 = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 SECRET = "test-secret"
@@ -340,3 +344,29 @@ def test_a_250_character_release_fires_with_a_group_key_that_fits(
         keys = session.scalars(select(Alert.group_key)).all()
     assert len(set(keys)) == 2 and all(len(k) <= 250 for k in keys), keys
     assert all(k.startswith("release=aaaa") for k in keys)
+
+
+def test_the_default_release_rule_waits_for_as_many_orders_as_the_gate(
+    shop: Shop, database: Database
+) -> None:
+    """r2's orders fail where r1's completed, but each has 12 finished orders: fewer than the
+    gate's default minimum, so `sentrail release gate r2` says "not enough data" (exit 2) and
+    the default rule must not call it a regression. With a minimum of 12 it is one."""
+    t = 0.0
+    for release, outcomes in (("r1", [10, 2]), ("r2", [2, 10])):
+        shop.release = release
+        completed, failed = outcomes
+        for upto in ["shipping"] * completed + ["payment-error"] * failed:
+            shop.checkout(str(uuid.uuid4()), uuid.uuid4().hex, upto=upto, t0=t)
+            t += 10
+    Correlator(database).run_until_idle()
+    with database.sessions() as session:
+        verdict = release_gate(session, "r2", GateLimits())
+    assert verdict is not None and verdict["verdict"] == "insufficient_data", verdict
+    defaults = default_rules("http://127.0.0.1:9/", None)
+    loose = Rule(name="loose", condition="release_regression", window=86400, min_orders=12)
+    rules = AlertRules(rules=[*defaults.rules, loose])
+    assert AlertEvaluator(database, rules, settings()).run_once().fired == 1
+    with database.sessions() as session:
+        fired = session.execute(select(Alert.rule, Alert.group_key)).all()
+    assert [tuple(row) for row in fired] == [("loose", "release=r2")]
