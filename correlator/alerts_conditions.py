@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from reads.gate import GateLimits, release_gate
 from rules.alerts import SHARE_MIN_ORDERS, Rule
+from rules.config import current_rules
 from store.models import Event, Issue, Journey, JourneyLabel, Monitor, SessionCount
 from store.statuses import FAILED, STALLED
 
@@ -57,9 +58,14 @@ def group_key(**parts: object) -> str:
 def _orders(
     session: Session, rule: Rule, now: datetime, status: str
 ) -> list[tuple[str, str, int, int]]:
-    """(flow, service, orders in that state, orders seen in the flow) per group whose
-    journeys were last seen within the window; the service is the missing one for a stall,
-    the failing one for a failure."""
+    """(flow, service, orders in that state, orders seen in the flow) per group; the service
+    is the missing one for a stall, the failing one for a failure.
+
+    A failure counts while the order's last event is within the window. A stall counts while
+    the stall itself is: the order stalled `stall_after` (its flow's) after its last event,
+    which never moves while it stays stalled, so the stall is seen for a whole window, even a
+    window shorter than `stall_after`. A share's orders are those of the flow seen since the
+    same moment."""
     since = now - timedelta(seconds=rule.window)
     counts = (
         _stalled_by_service(session, rule, since)
@@ -67,15 +73,24 @@ def _orders(
         else _failed_by_service(session, rule, since)
     )
     totals: dict[str, int] = {}
-    if rule.measure == "share" and counts:
-        totals = dict(
-            session.execute(
-                select(Journey.flow, func.count())
-                .where(Journey.last_seen_at >= since, Journey.flow.in_({f for f, _ in counts}))
-                .group_by(Journey.flow)
-            ).all()
-        )
+    if rule.measure == "share":
+        for flow in {f for f, _ in counts}:
+            seen = since - _stall_after(flow) if status == STALLED else since
+            totals[flow] = int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(Journey)
+                    .where(Journey.flow == flow, Journey.last_seen_at >= seen)
+                )
+                or 0
+            )
     return [(f, s, n, totals.get(f, n)) for (f, s), n in sorted(counts.items())]
+
+
+def _stall_after(flow: str) -> timedelta:
+    """How long the flow's journeys wait before they count as stalled (the correlation rules,
+    SENTRAIL_STALL_AFTER applied)."""
+    return timedelta(seconds=current_rules().flow(flow).stall_after)
 
 
 def _failed_by_service(session: Session, rule: Rule, since: datetime) -> Counter[tuple[str, str]]:
@@ -95,15 +110,19 @@ def _failed_by_service(session: Session, rule: Rule, since: datetime) -> Counter
 
 
 def _stalled_by_service(session: Session, rule: Rule, since: datetime) -> Counter[tuple[str, str]]:
-    """Stalled orders per (flow, missing service): the missing hops are a JSON list, read row
-    by row (at most MAX_ORDERS; stalls are the rare status)."""
-    query = select(Journey.flow, Journey.missing_hops).where(
-        Journey.status == STALLED, Journey.last_seen_at >= since
+    """Orders stalled since `since` per (flow, missing service): the missing hops are a JSON
+    list, read row by row (at most MAX_ORDERS; stalls are the rare status)."""
+    flows = [rule.flow] if rule.flow else [f.name for f in current_rules().flows]
+    earliest = since - max((_stall_after(flow) for flow in flows), default=timedelta(0))
+    query = select(Journey.flow, Journey.missing_hops, Journey.last_seen_at).where(
+        Journey.status == STALLED, Journey.last_seen_at >= earliest
     )
     if rule.flow:
         query = query.where(Journey.flow == rule.flow)
     counts: Counter[tuple[str, str]] = Counter()
-    for flow, missing in session.execute(query.limit(MAX_ORDERS)):
+    for flow, missing, last_seen in session.execute(query.limit(MAX_ORDERS)):
+        if last_seen < since - _stall_after(flow):
+            continue  # stalled before the window
         for service in missing or ["unknown"]:
             if rule.service in (None, service):
                 counts[(flow, service)] += 1

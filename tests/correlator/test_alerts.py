@@ -20,6 +20,7 @@ from correlator.alerts_delivery import AlertSender, AlertThreads
 from correlator.worker import Correlator
 from reads.gate import GateLimits, release_gate
 from rules.alerts import AlertRules, AlertSettings, Rule, Target, default_rules
+from rules.config import current_rules
 from sentrail.alert_receiver import AlertReceiver
 from sentrail.app import create_app
 from store.clock import utcnow
@@ -370,3 +371,28 @@ def test_the_default_release_rule_waits_for_as_many_orders_as_the_gate(
     with database.sessions() as session:
         fired = session.execute(select(Alert.rule, Alert.group_key)).all()
     assert [tuple(row) for row in fired] == [("loose", "release=r2")]
+
+
+def test_a_stall_fires_for_a_window_after_it_stalled_however_long_the_flow_waits(
+    database: Database,
+) -> None:
+    """A stalled order's last event never moves: it stalled `stall_after` later. The alert
+    holds while the stall is within the window (not the order's last event), and a window
+    shorter than `stall_after` still sees the stall."""
+    stall_after = timedelta(seconds=current_rules().flow("checkout").stall_after)
+    last_seen = T0 - timedelta(minutes=1)
+    journey(database, "o-1", "stalled", missing_hops=["shipping"], last_seen_at=last_seen)
+    clock = Clock()
+    evaluator = AlertEvaluator(
+        database, stall_rules("http://127.0.0.1:9/"), settings(), clock=clock
+    )
+    assert evaluator.run_once().fired == 1
+    # Stalled for longer than window - stall_after, still within the window: still firing.
+    clock.now = last_seen + timedelta(seconds=600) + stall_after / 2
+    assert evaluator.run_once().resolved == 0
+    clock.now = last_seen + timedelta(seconds=600) + stall_after + timedelta(seconds=1)
+    assert evaluator.run_once().resolved == 1  # the stall is older than the window
+    short = stall_rules("http://127.0.0.1:9/")
+    short.rules[0].window = stall_after.total_seconds() / 5
+    clock.now = last_seen + stall_after + timedelta(seconds=1)  # stalled a second ago
+    assert AlertEvaluator(database, short, settings(), clock=clock).run_once().fired == 1
