@@ -21,7 +21,7 @@ from sqlalchemy import func, insert, select, update
 
 from bench.server import free_port
 from correlator.alerts import AlertEvaluator
-from correlator.alerts_delivery import AlertSender, AlertThreads
+from correlator.alerts_delivery import AlertSender, AlertThreads, slack_text
 from correlator.worker import Correlator
 from reads.gate import GateLimits, release_gate
 from rules.alerts import AlertRules, AlertSettings, Rule, Target, default_rules
@@ -620,3 +620,17 @@ def test_an_attempt_is_given_up_after_the_timeout_in_all(database: Database) -> 
     (delivery,) = deliveries(database).values()
     assert delivery.status == "pending" and "timed out" in (delivery.last_error or ""), delivery
     assert took < 3.0, f"the attempt took {took:.1f} s with a 1 s timeout"
+
+
+def test_slack_text_escapes_what_slack_reads_as_markup() -> None:
+    text = slack_text(
+        {
+            "status": "firing",
+            "rule": "r",
+            "summary": "release <!channel> & <http://evil.test|click>",
+            "url": "http://d/orders?status=stalled&flow=checkout",
+        }
+    )
+    assert "&lt;!channel&gt; &amp; &lt;http://evil.test|click&gt;" in text
+    assert "<!channel>" not in text and "<http://evil" not in text
+    assert text.endswith("<http://d/orders?status=stalled&flow=checkout|Open in sentrail>")
