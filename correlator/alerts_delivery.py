@@ -328,22 +328,27 @@ class AlertSender:
     def check_targets(self) -> list[str]:
         """A warning per target that cannot be reached now (start-up: a warning, never a
         crash; its notifications are retried)."""
-        warnings = []
+        warnings = [
+            f"alert target {t.name} has no secret: its webhooks are unsigned, and a receiver "
+            "cannot tell them from forged ones"
+            for t in self.targets.values()
+            if t.kind == "webhook" and not t.secret
+        ]
         for target in self.targets.values():
-            if target.kind == "email":
-                host, port = target.host or "", target.port
-            else:
-                parts = urlsplit(target.url or "")
-                host = parts.hostname or ""
-                port = parts.port or (443 if parts.scheme == "https" else 80)
+            host, port = target.host or "", target.port
             try:
+                if target.kind != "email":
+                    parts = urlsplit(target.url or "")
+                    host = parts.hostname or ""
+                    port = parts.port or (443 if parts.scheme == "https" else 80)
                 socket.create_connection(
                     (host, port), timeout=min(self.settings.timeout, 3)
                 ).close()
-            except OSError as exc:
+            except (OSError, ValueError) as exc:  # ValueError: a URL urlsplit cannot read
                 warnings.append(f"alert target {target.name} ({host}:{port}) unreachable: {exc}")
         for warning in warnings:
-            log.warning("%s; its notifications will be retried", warning)
+            retried = "" if "no secret" in warning else "; its notifications will be retried"
+            log.warning("%s%s", warning, retried)
         return warnings
 
     def run_forever(self, stop: threading.Event, poll: float = 0.5) -> None:

@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
+import httpx
+import orjson
 import pytest
 from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
@@ -21,7 +23,7 @@ from sqlalchemy import func, insert, select, update
 
 from bench.server import free_port
 from correlator.alerts import AlertEvaluator
-from correlator.alerts_delivery import AlertSender, AlertThreads, slack_text
+from correlator.alerts_delivery import AlertSender, AlertThreads, signature_headers, slack_text
 from correlator.worker import Correlator
 from reads.gate import GateLimits, release_gate
 from rules.alerts import AlertRules, AlertSettings, Rule, Target, default_rules
@@ -634,3 +636,26 @@ def test_slack_text_escapes_what_slack_reads_as_markup() -> None:
     assert "&lt;!channel&gt; &amp; &lt;http://evil.test|click&gt;" in text
     assert "<!channel>" not in text and "<http://evil" not in text
     assert text.endswith("<http://d/orders?status=stalled&flow=checkout|Open in sentrail>")
+
+
+def test_the_receiver_drops_a_delivery_it_already_accepted(receiver: AlertReceiver) -> None:
+    """Delivery is at least once: a repeat of an accepted delivery id is answered 200 and
+    dropped (not a notice again); a repeat of one it refused is taken."""
+    body = orjson.dumps({"delivery_id": "d-1", "type": "alert.fired", "alert": {}})
+    headers = signature_headers(SECRET, "d-1", body, int(time.time()))
+    answers = [httpx.post(receiver.url, content=body, headers=headers) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert len(receiver.received) == 2 and len(receiver.notices()) == 1
+    assert receiver.received[1].duplicate
+
+
+def test_a_webhook_without_a_secret_is_a_start_up_warning(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    rules = default_rules("http://127.0.0.1:9/hook", None)
+    sender = AlertSender(database, rules, settings(timeout=0.5))
+    with caplog.at_level(logging.WARNING, "correlator.alerts_delivery"):
+        warnings = sender.check_targets()
+    sender.close()
+    assert any("webhook" in w and "no secret" in w for w in warnings), warnings
+    assert "no secret" in caplog.text

@@ -130,4 +130,7 @@ def test_an_unknown_target_and_a_repeated_name_name_their_line(tmp_path: Path) -
 
 def test_a_webhook_url_keeps_its_trailing_slash_the_dashboard_url_loses_it() -> None:
     settings = AlertSettings(webhook_url="http://hooks.test/x/", dashboard_url="http://d.test/")
-    assert (settings.webhook_url, settings.dashboard_url) == ("http://hooks.test/x/", "http://d.test")
+    assert (settings.webhook_url, settings.dashboard_url) == (
+        "http://hooks.test/x/",
+        "http://d.test",
+    )
