@@ -659,3 +659,21 @@ def test_a_webhook_without_a_secret_is_a_start_up_warning(
     sender.close()
     assert any("webhook" in w and "no secret" in w for w in warnings), warnings
     assert "no secret" in caplog.text
+
+
+def test_an_evaluator_leaves_alone_the_alerts_of_rules_it_does_not_have(
+    database: Database,
+) -> None:
+    """Two processes with different rule files (a rolling deploy): neither resolves the
+    other's alerts, and a pass with nothing of its own to change writes nothing."""
+    journey(database, "o-1", "stalled", missing_hops=["shipping"])
+    both = stall_rules("http://127.0.0.1:9/")
+    both.rules.append(Rule(name="other", condition="orders_stalled", window=600))
+    clock = Clock()
+    assert AlertEvaluator(database, both, settings(), clock=clock).run_once().fired == 2
+    passes = claimed_passes(database)
+    narrow = AlertEvaluator(database, stall_rules("http://127.0.0.1:9/"), settings(), clock=clock)
+    assert narrow.run_once().resolved == 0
+    assert claimed_passes(database) == passes
+    with database.sessions() as session:
+        assert session.scalars(select(Alert.status)).all() == ["firing", "firing"]
