@@ -225,7 +225,7 @@ class AlertSender:
                 return self._email(target, delivery)
             return asyncio.run(self._post(target, delivery))
         except TimeoutError:
-            return Outcome(False, error=f"timed out after {self.settings.timeout:g} s in all")
+            return Outcome(False, error=f"timed out (at most {self.settings.timeout:g} s in all)")
         except (httpx.HTTPError, OSError, smtplib.SMTPException) as exc:
             return Outcome(False, error=f"{type(exc).__name__}: {exc}"[:MAX_ERROR])
         except Exception as exc:
