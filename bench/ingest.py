@@ -20,7 +20,7 @@ from bench.http_load import run_load
 from bench.payloads import gzipped_envelopes
 from bench.server import running_server
 from store.engine import Database
-from store.models import CorrelatorState, Event
+from store.models import JOURNEYS_STATE, CorrelatorState, Event
 
 
 def correlator_lag(database: Database, timeout: float = 120.0) -> tuple[int, float]:
@@ -31,7 +31,12 @@ def correlator_lag(database: Database, timeout: float = 120.0) -> tuple[int, flo
         newest = connection.scalar(select(func.max(Event.id))) or 0
         behind = None
         while time.perf_counter() - started < timeout:
-            watermark = connection.scalar(select(CorrelatorState.watermark)) or 0
+            watermark = (
+                connection.scalar(
+                    select(CorrelatorState.watermark).where(CorrelatorState.name == JOURNEYS_STATE)
+                )
+                or 0
+            )
             connection.rollback()  # a fresh snapshot for the next look
             if behind is None:
                 behind = newest - watermark

@@ -17,7 +17,7 @@ from bench import harness
 from bench.http_load import run_load
 from bench.payloads import gzipped_envelopes
 from bench.server import running_correlators, running_server
-from store.models import CorrelatorState, Event
+from store.models import JOURNEYS_STATE, CorrelatorState, Event
 
 
 def run(collectors: int, events: int, workdir: Path) -> None:
@@ -57,7 +57,14 @@ def run(collectors: int, events: int, workdir: Path) -> None:
         caught_up = time.perf_counter()
         while True:
             with database.sessions() as session:
-                mark = session.scalar(select(CorrelatorState.watermark)) or 0
+                mark = (
+                    session.scalar(
+                        select(CorrelatorState.watermark).where(
+                            CorrelatorState.name == JOURNEYS_STATE
+                        )
+                    )
+                    or 0
+                )
             if mark >= newest:
                 break
             time.sleep(0.1)

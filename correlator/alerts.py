@@ -25,12 +25,12 @@ from correlator.alerts_conditions import CONDITIONS, Finding
 from rules.alerts import AlertRules, AlertSettings, Rule
 from store.clock import utcnow
 from store.engine import Database
-from store.models import Alert, AlertDelivery, CorrelatorState
+from store.models import ALERTS_STATE, Alert, AlertDelivery, CorrelatorState
 from store.upsert import insert_ignore
 
 log = logging.getLogger(__name__)
 
-STATE = "alerts"
+STATE = ALERTS_STATE
 FIRING, RESOLVED = "firing", "resolved"
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 
@@ -73,7 +73,7 @@ class AlertEvaluator:
         with self.database.sessions() as session:
             passes = self._passes(session.connection(), now)
             found = {rule.name: self._find(session, rule, now) for rule in self.rules.rules}
-            opened = self._open_alerts(session.connection())
+            opened = self._open_alerts(session.connection(), set(found))
             session.rollback()
         if not _changes(found, opened):
             return EvaluationResult()  # nothing fires, resolves or moves: no write, no lock
@@ -118,10 +118,13 @@ class AlertEvaluator:
             writer.commit()
         return 0
 
-    def _open_alerts(self, connection: Connection) -> dict[tuple[str, str], _Open]:
+    def _open_alerts(self, connection: Connection, rules: set[str]) -> dict[tuple[str, str], _Open]:
+        """The firing alerts of this evaluator's rules. Another rule's alerts are left as they
+        are: another process may run another rules file (a rolling deploy), and an alert of a
+        rule taken out of the file stays as it was when the rule went."""
         rows = connection.execute(
             select(Alert.id, Alert.rule, Alert.group_key, Alert.value, Alert.details).where(
-                Alert.status == FIRING
+                Alert.status == FIRING, Alert.rule.in_(rules)
             )
         )
         return {
@@ -159,7 +162,7 @@ class AlertEvaluator:
             findings = found.get(name, [])
             if findings is None or any(f.group == group for f in findings):
                 continue
-            self._resolve(connection, rules.get(name), alert, now)
+            self._resolve(connection, rules[name], alert, now)
             result.resolved += 1
         return result
 
@@ -193,16 +196,12 @@ class AlertEvaluator:
         )
         self._notify(connection, rule, alert_id, "fired", payload, now)
 
-    def _resolve(
-        self, connection: Connection, rule: Rule | None, alert: _Open, now: datetime
-    ) -> None:
+    def _resolve(self, connection: Connection, rule: Rule, alert: _Open, now: datetime) -> None:
         connection.execute(
             update(Alert)
             .where(Alert.id == alert.id, Alert.status == FIRING)
             .values(status=RESOLVED, resolved_at=now, updated_at=now)
         )
-        if rule is None:
-            return  # its rule is gone: nobody left to tell
         payload = {**alert.payload, "status": RESOLVED, "resolved_at": now.isoformat()}
         payload["summary"] = f"resolved: {payload.get('summary', alert.group)}"
         self._notify(connection, rule, alert.id, "resolved", payload, now)

@@ -5,6 +5,7 @@ Read-only, on a Session, without the write lock. Release regressions are the rel
 verdict (reads/gate.py), so an alert and `sentrail release gate` never disagree.
 """
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,13 +17,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from reads.gate import GateLimits, release_gate
-from rules.alerts import Rule
+from rules.alerts import SHARE_MIN_ORDERS, Rule
+from rules.config import current_rules
 from store.models import Event, Issue, Journey, JourneyLabel, Monitor, SessionCount
 from store.statuses import FAILED, STALLED
 
 # Journeys read per evaluation of one order rule: past this the counts are lower bounds.
 MAX_ORDERS = 50_000
 MAX_RELEASES = 20  # releases judged per evaluation of one regression rule
+GROUP_VALUE = 200  # characters of one value in a group key; past it, cut and hashed
 
 
 @dataclass(frozen=True)
@@ -37,12 +40,32 @@ class Finding:
 Evaluate = Callable[[Session, Rule, datetime], list[Finding]]
 
 
+def group_key(**parts: object) -> str:
+    """The key a rule groups by, e.g. "flow=checkout service=shipping" or "release=2.1". A
+    value longer than GROUP_VALUE (a release may be 250 characters) is cut and followed by a
+    hash of the whole value, so the key fits `alert.group_key` and two long values sharing a
+    prefix stay two groups."""
+    values = []
+    for name, value in parts.items():
+        text = str(value)
+        if len(text) > GROUP_VALUE:
+            digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+            text = f"{text[: GROUP_VALUE - 13]}~{digest}"
+        values.append(f"{name}={text}")
+    return " ".join(values)
+
+
 def _orders(
     session: Session, rule: Rule, now: datetime, status: str
 ) -> list[tuple[str, str, int, int]]:
-    """(flow, service, orders in that state, orders seen in the flow) per group whose
-    journeys were last seen within the window; the service is the missing one for a stall,
-    the failing one for a failure."""
+    """(flow, service, orders in that state, orders seen in the flow) per group; the service
+    is the missing one for a stall, the failing one for a failure.
+
+    A failure counts while the order's last event is within the window. A stall counts while
+    the stall itself is: the order stalled `stall_after` (its flow's) after its last event,
+    which never moves while it stays stalled, so the stall is seen for a whole window, even a
+    window shorter than `stall_after`. A share's orders are those of the flow seen since the
+    same moment."""
     since = now - timedelta(seconds=rule.window)
     counts = (
         _stalled_by_service(session, rule, since)
@@ -50,15 +73,24 @@ def _orders(
         else _failed_by_service(session, rule, since)
     )
     totals: dict[str, int] = {}
-    if rule.measure == "share" and counts:
-        totals = dict(
-            session.execute(
-                select(Journey.flow, func.count())
-                .where(Journey.last_seen_at >= since, Journey.flow.in_({f for f, _ in counts}))
-                .group_by(Journey.flow)
-            ).all()
-        )
+    if rule.measure == "share":
+        for flow in {f for f, _ in counts}:
+            seen = since - _stall_after(flow) if status == STALLED else since
+            totals[flow] = int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(Journey)
+                    .where(Journey.flow == flow, Journey.last_seen_at >= seen)
+                )
+                or 0
+            )
     return [(f, s, n, totals.get(f, n)) for (f, s), n in sorted(counts.items())]
+
+
+def _stall_after(flow: str) -> timedelta:
+    """How long the flow's journeys wait before they count as stalled (the correlation rules,
+    SENTRAIL_STALL_AFTER applied)."""
+    return timedelta(seconds=current_rules().flow(flow).stall_after)
 
 
 def _failed_by_service(session: Session, rule: Rule, since: datetime) -> Counter[tuple[str, str]]:
@@ -78,15 +110,19 @@ def _failed_by_service(session: Session, rule: Rule, since: datetime) -> Counter
 
 
 def _stalled_by_service(session: Session, rule: Rule, since: datetime) -> Counter[tuple[str, str]]:
-    """Stalled orders per (flow, missing service): the missing hops are a JSON list, read row
-    by row (at most MAX_ORDERS; stalls are the rare status)."""
-    query = select(Journey.flow, Journey.missing_hops).where(
-        Journey.status == STALLED, Journey.last_seen_at >= since
+    """Orders stalled since `since` per (flow, missing service): the missing hops are a JSON
+    list, read row by row (at most MAX_ORDERS; stalls are the rare status)."""
+    flows = [rule.flow] if rule.flow else [f.name for f in current_rules().flows]
+    earliest = since - max((_stall_after(flow) for flow in flows), default=timedelta(0))
+    query = select(Journey.flow, Journey.missing_hops, Journey.last_seen_at).where(
+        Journey.status == STALLED, Journey.last_seen_at >= earliest
     )
     if rule.flow:
         query = query.where(Journey.flow == rule.flow)
     counts: Counter[tuple[str, str]] = Counter()
-    for flow, missing in session.execute(query.limit(MAX_ORDERS)):
+    for flow, missing, last_seen in session.execute(query.limit(MAX_ORDERS)):
+        if last_seen < since - _stall_after(flow):
+            continue  # stalled before the window
         for service in missing or ["unknown"]:
             if rule.service in (None, service):
                 counts[(flow, service)] += 1
@@ -98,7 +134,7 @@ def _order_findings(session: Session, rule: Rule, now: datetime, status: str) ->
     found = []
     for flow, service, count, total in _orders(session, rule, now, status):
         value = float(count) if rule.measure == "count" else count / total
-        if rule.measure == "share" and total < rule.min_orders:
+        if rule.measure == "share" and total < (rule.min_orders or SHARE_MIN_ORDERS):
             continue
         if value < rule.threshold:
             continue
@@ -108,7 +144,7 @@ def _order_findings(session: Session, rule: Rule, now: datetime, status: str) ->
             params["service"] = service
         found.append(
             Finding(
-                group=f"flow={flow} service={service}",
+                group=group_key(flow=flow, service=service),
                 value=value,
                 summary=f"{count} {flow} orders {verb} {service}{share} in the last "
                 f"{_span(rule.window)}",
@@ -146,11 +182,18 @@ def _recent_releases(session: Session, since: datetime) -> list[str]:
     return sorted(latest, key=lambda v: latest[v], reverse=True)[:MAX_RELEASES]
 
 
+def _unset(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
 def release_regression(session: Session, rule: Rule, now: datetime) -> list[Finding]:
+    """The gate's verdict on each release active in the window; what the rule leaves unset is
+    the gate's default, so `sentrail release gate VERSION` without options agrees."""
+    gate = GateLimits()
     limits = GateLimits(
-        min_orders=rule.min_orders,
-        max_success_drop=rule.max_success_drop,
-        max_crash_free_drop=rule.max_crash_free_drop,
+        min_orders=gate.min_orders if rule.min_orders is None else rule.min_orders,
+        max_success_drop=_unset(rule.max_success_drop, gate.max_success_drop),
+        max_crash_free_drop=_unset(rule.max_crash_free_drop, gate.max_crash_free_drop),
     )
     found = []
     for version in _recent_releases(session, now - timedelta(seconds=rule.window)):
@@ -162,7 +205,7 @@ def release_regression(session: Session, rule: Rule, now: datetime) -> list[Find
         ]
         found.append(
             Finding(
-                group=f"release={version}",
+                group=group_key(release=version),
                 value=round(max(drops), 6),
                 summary=f"release {version} is less healthy than {verdict['baseline']}: "
                 + "; ".join(verdict["reasons"]),
@@ -192,7 +235,7 @@ def new_issue(session: Session, rule: Rule, now: datetime) -> list[Finding]:
         titles = ", ".join(repr(title[:60]) for _, title in issues[:3])
         found.append(
             Finding(
-                group=f"release={release}",
+                group=group_key(release=release),
                 value=float(len(issues)),
                 summary=f"{len(issues)} new issue(s) in release {release}: {titles}",
                 path=f"/issues/{issues[0][0]}"
@@ -233,7 +276,7 @@ def error_spike(session: Session, rule: Rule, now: datetime) -> list[Finding]:
             continue
         found.append(
             Finding(
-                group=f"service={service}",
+                group=group_key(service=service),
                 value=float(count),
                 summary=f"{service}: {count} errors in the last {_span(rule.window)}, "
                 f"{baseline:.1f} per window before",
@@ -254,7 +297,7 @@ def missed_checkin(session: Session, rule: Rule, _now: datetime) -> list[Finding
     ).all()
     return [
         Finding(
-            group=f"monitor={slug} project={project_id}",
+            group=group_key(monitor=slug, project=project_id),
             value=1.0,
             summary=f"cron monitor {slug}: its last run was {status}",
             path=f"/monitors/{quote(slug, safe='')}?project={project_id}",

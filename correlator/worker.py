@@ -24,6 +24,7 @@ from rules.config import DEFAULT_SCOPE, CorrelationRules, current_rules
 from store.clock import utcnow
 from store.engine import Database
 from store.models import (
+    JOURNEYS_STATE,
     CorrelationKey,
     CorrelatorState,
     Event,
@@ -39,7 +40,7 @@ from store.upsert import insert_for, insert_ignore
 
 log = logging.getLogger(__name__)
 
-STATE = "journeys"
+STATE = JOURNEYS_STATE
 TRACE = "trace"
 KEY = "key"
 SPAN = "span"  # journey_event.via of an event placed by span parentage within a shared trace

@@ -12,7 +12,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import SettingsConfigDict
 
 from store.errors import SentrailError
@@ -28,11 +35,22 @@ Condition = Literal[
 ]
 CONDITIONS: tuple[str, ...] = Condition.__args__  # type: ignore[attr-defined]
 DEFAULT_TARGET = "webhook"
+SHARE_MIN_ORDERS = 10  # orders a share needs when its rule sets no `min_orders`
+MAX_WINDOW = 30 * 86400.0  # seconds: the longest window a rule may look back
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
 class AlertRulesError(SentrailError):
     """An alert rules file that cannot be used; the message names the file and line."""
+
+
+class _Misplaced(ValueError):
+    """A problem found across entries (an unknown target, a repeated name): `loc` is the
+    field it is on, e.g. ("rules", 1, "name"), so the message names that line."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
 
 
 class AlertSettings(SentrailSettings):
@@ -63,10 +81,12 @@ class AlertSettings(SentrailSettings):
 
     @field_validator("webhook_url", "dashboard_url")
     @classmethod
-    def _http_url(cls, url: str | None) -> str | None:
+    def _http_url(cls, url: str | None, info: ValidationInfo) -> str | None:
         if url is not None and not url.startswith(("http://", "https://")):
             raise ValueError("alert URLs must start with http:// or https://")
-        return url.rstrip("/") if url else url
+        if url and info.field_name == "dashboard_url":
+            return url.rstrip("/")  # page paths are appended to it; a webhook is used as is
+        return url
 
 
 class Target(BaseModel):
@@ -105,19 +125,21 @@ class Rule(BaseModel):
 
     name: str = Field(pattern=NAME)
     condition: Condition
-    window: float = Field(default=600, gt=0)  # seconds
-    threshold: float = Field(default=1, gt=0)
+    window: float = Field(default=600, gt=0, le=MAX_WINDOW, allow_inf_nan=False)  # seconds
+    threshold: float = Field(default=1, gt=0, allow_inf_nan=False)
     # orders_stalled / orders_failed: a count of orders, or their share of the orders seen in
-    # the window (then `min_orders` of them at least).
+    # the window (then `min_orders` of them at least; unset: SHARE_MIN_ORDERS).
     measure: Literal["count", "share"] = "count"
-    min_orders: int = Field(default=10, ge=1)
+    # release_regression: finished orders each release needs; unset: the gate's default.
+    min_orders: int | None = Field(default=None, ge=1)
     flow: str | None = None
     service: str | None = None  # the missing, failing or erring service; unset: each
-    # release_regression: as `sentrail release gate`'s limits
-    max_success_drop: float = Field(default=0.02, ge=0, le=1)
-    max_crash_free_drop: float = Field(default=0.01, ge=0, le=1)
+    # release_regression: as `sentrail release gate`'s limits; unset: the gate's defaults
+    # (reads/gate.py GateLimits), so the default rule and the gate never disagree.
+    max_success_drop: float | None = Field(default=None, ge=0, le=1)
+    max_crash_free_drop: float | None = Field(default=None, ge=0, le=1)
     # error_spike: errors in the window against the mean of the `baseline_windows` before it
-    factor: float = Field(default=3.0, gt=1)
+    factor: float = Field(default=3.0, gt=1, allow_inf_nan=False)
     baseline_windows: int = Field(default=6, ge=1, le=100)
     targets: list[str] = []  # empty: every target
 
@@ -136,18 +158,24 @@ class AlertRules(BaseModel):
 
     @model_validator(mode="after")
     def _names_known_and_unique(self) -> "AlertRules":
+        """The first repeated name, else the first unknown target, on its own line."""
         for kind, names in (
             ("targets", [t.name for t in self.targets]),
             ("rules", [r.name for r in self.rules]),
         ):
-            twice = sorted({n for n in names if names.count(n) > 1})
-            if twice:
-                raise ValueError(f"each [[{kind}]] name must be unique: {', '.join(twice)}")
+            for i, name in enumerate(names):
+                if name in names[:i]:
+                    raise _Misplaced(
+                        (kind, i, "name"), f"each [[{kind}]] name must be unique: {name}"
+                    )
         known = {t.name for t in self.targets}
-        for rule in self.rules:
+        for i, rule in enumerate(self.rules):
             unknown = sorted(set(rule.targets) - known)
             if unknown:
-                raise ValueError(f"rule {rule.name!r}: unknown target(s) {', '.join(unknown)}")
+                raise _Misplaced(
+                    ("rules", i, "targets"),
+                    f"rule {rule.name!r}: unknown target(s) {', '.join(unknown)}",
+                )
         return self
 
     def targets_of(self, rule: Rule) -> list[Target]:
@@ -201,8 +229,10 @@ def load_alert_rules(path: Path) -> AlertRules:
     except ValidationError as exc:
         lines = [f"{path}: {exc.error_count()} problem(s):"]
         for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"]) or "(file)"
-            line = line_of(text, error["loc"])
+            found = (error.get("ctx") or {}).get("error")
+            loc = found.loc if isinstance(found, _Misplaced) else error["loc"]
+            where = ".".join(str(part) for part in loc) or "(file)"
+            line = line_of(text, loc)
             lines.append(f"  line {line}: {where}: {error['msg']}")
         raise AlertRulesError("\n".join(lines)) from None
 

@@ -1,7 +1,8 @@
 """A local receiver of sentrail's signed alert webhooks: what the demo starts to show alerts
 arriving, and what the tests check signatures with. It checks each delivery the way a real
 receiver should (docs/reference.md#webhook-signatures): the HMAC over timestamp and body, a
-timestamp not too old, a delivery id not seen before.
+timestamp not too old, a delivery id not seen before (delivery is at least once: a repeat of a
+delivery it accepted is answered 200 and dropped).
 """
 
 import hashlib
@@ -40,6 +41,7 @@ class Received:
     valid: bool  # signature checked and right (False without a secret, or unsigned: Slack)
     status: int  # what the receiver answered
     at: float = field(default_factory=time.time)  # when it arrived (Unix time)
+    duplicate: bool = False  # a delivery id it had already accepted: answered, then dropped
 
 
 @dataclass
@@ -53,6 +55,7 @@ class AlertReceiver:
     on_receive: Callable[[Received], None] | None = None  # told of each delivery, as it comes
     received: list[Received] = field(default_factory=list)
     arrived: int = 0  # requests begun (a slow target counts them before its delay)
+    seen: set[str] = field(default_factory=set)  # delivery ids accepted (2xx)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -96,17 +99,26 @@ class AlertReceiver:
         status = self.answer(path)
         if self.secret and "sentrail-delivery" in headers and not valid:
             status = 401  # a signed webhook whose signature is wrong or old
-        received = Received(path, headers, body, valid, status)
+        delivery = headers.get("sentrail-delivery")
         with self._lock:
+            duplicate = status < 300 and delivery is not None and delivery in self.seen
+            if status < 300 and delivery is not None:
+                self.seen.add(delivery)
+            received = Received(path, headers, body, valid, status, duplicate=duplicate)
             self.received.append(received)
         reply(status)
-        if self.on_receive is not None:
+        if self.on_receive is not None and not duplicate:
             self.on_receive(received)
 
     def notices(self, path: str | None = None) -> list[Received]:
-        """What was accepted (2xx), in order, on `path` (any path when None)."""
+        """What was accepted (2xx), in order, on `path` (any path when None); a repeated
+        delivery once."""
         with self._lock:
-            return [r for r in self.received if r.status < 300 and (path is None or r.path == path)]
+            return [
+                r
+                for r in self.received
+                if r.status < 300 and not r.duplicate and (path is None or r.path == path)
+            ]
 
     def start(self) -> "AlertReceiver":
         self.thread.start()

@@ -352,9 +352,15 @@ class FlowPath(Base):
     learned_at: Mapped[datetime]
 
 
+# The rows of `correlator_state`, one per loop: read one by its name, never the table's first.
+JOURNEYS_STATE = "journeys"  # the correlator's passes (correlator/worker.py)
+ALERTS_STATE = "alerts"  # the alert evaluator's (correlator/alerts.py)
+
+
 class CorrelatorState(Base):
     """How far the correlator has read the event table: every id up to `watermark` is done,
-    except `gaps`, ids below it not yet committed when it passed (kept until their deadline)."""
+    except `gaps`, ids below it not yet committed when it passed (kept until their deadline).
+    One row per loop that uses it (JOURNEYS_STATE, ALERTS_STATE)."""
 
     __tablename__ = "correlator_state"
 

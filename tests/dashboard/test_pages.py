@@ -3,13 +3,18 @@ the token wall (the browser tests cover rendering in Chromium)."""
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import insert
 
 from collector.settings import CollectorSettings
 from dashboard.settings import DashboardSettings
+from reads.changes import change_mark
 from sentrail.app import create_app
+from store.engine import Database
+from store.models import CorrelatorState
 from store.settings import DatabaseSettings
 from tests.conftest import ProjectKey
 
@@ -67,3 +72,20 @@ def test_the_overview_lists_the_flows_and_orders_filter_by_flow(client: TestClie
     assert 'href="/orders?flow=checkout"' in page.text
     assert "frontend → order → payment → order → shipping" in page.text
     assert client.get("/orders", params={"flow": "checkout"}).status_code == 200
+
+
+def test_the_live_mark_reads_the_correlators_passes_not_the_alert_evaluators(
+    database: Database,
+) -> None:
+    """`correlator_state` holds a row per loop (journeys, alerts): the pages' live mark moves
+    with the correlator's, whichever row was written first."""
+    now = datetime.now(UTC)
+    rows = [
+        {"name": name, "watermark": 0, "gaps": {}, "passes": passes, "updated_at": now}
+        for name, passes in (("alerts", 70), ("journeys", 3))  # the evaluator's row first
+    ]
+    with database.writing() as connection:
+        connection.execute(insert(CorrelatorState), rows)
+        connection.commit()
+    with database.sessions() as session:
+        assert change_mark(session)[0] == 3

@@ -108,3 +108,29 @@ def test_every_alert_setting_is_a_known_name() -> None:
         "SENTRAIL_ALERT_DASHBOARD_URL",
         "SENTRAIL_ALERT_INTERVAL",
     } <= known_names()
+
+
+@pytest.mark.parametrize("window", ["inf", "nan", "1e12", "2600000"])
+def test_a_window_that_is_not_a_real_span_is_refused_on_its_line(
+    tmp_path: Path, window: str
+) -> None:
+    """An endless or huge window loaded, then failed every evaluation (OverflowError)."""
+    path = write(tmp_path, GOOD.replace("window = 300", f"window = {window}"))
+    with pytest.raises(AlertRulesError, match=r"line 18: rules.0.window"):
+        load_alert_rules(path)
+
+
+def test_an_unknown_target_and_a_repeated_name_name_their_line(tmp_path: Path) -> None:
+    with pytest.raises(AlertRulesError, match=r"line 22: rules.0.targets: .*unknown target"):
+        load_alert_rules(write(tmp_path, GOOD.replace('"ops", "mail"]', '"pager"]')))
+    twice = GOOD.replace('name = "crons"', 'name = "shipping-stalls"')
+    with pytest.raises(AlertRulesError, match=r"line 25: rules.1.name: .*unique"):
+        load_alert_rules(write(tmp_path, twice))
+
+
+def test_a_webhook_url_keeps_its_trailing_slash_the_dashboard_url_loses_it() -> None:
+    settings = AlertSettings(webhook_url="http://hooks.test/x/", dashboard_url="http://d.test/")
+    assert (settings.webhook_url, settings.dashboard_url) == (
+        "http://hooks.test/x/",
+        "http://d.test",
+    )
