@@ -32,8 +32,12 @@ T = TypeVar("T")
 # Above these sizes a request is large: SDK events are 1-10 KiB, gzip'd 1-4 KiB.
 LARGE_BODY = 64 * 1024
 # A compressed body may expand up to the envelope cap: one that is small as sent is decompressed
-# on the event loop up to LARGE_BODY only (a bounded cost), and is large if it expands past it.
+# on the event loop up to LARGE_DECODED_BODY only (a bounded cost), and is large if it expands
+# past it. Current SDKs' batches are well inside it (100 log entries: ~5 KiB gzip'd, ~95 KiB
+# decoded; 50 spans: ~56 KiB): at LARGE_BODY they all took the one-process lane, which then
+# refused most of them (503) under load.
 LARGE_COMPRESSED_BODY = 16 * 1024
+LARGE_DECODED_BODY = 512 * 1024
 LANE_NICENESS = 10
 
 _reader: ItemReader | None = None  # the lane process's own, made when it starts
@@ -96,17 +100,17 @@ class LargeRequestLane:
 
     @staticmethod
     def small_body(body: bytes, encoding: str | None) -> bytes | None:
-        """The body decoded, when it is small both as sent and decoded (LARGE_BODY at most),
-        else None: the request is large, and the lane decodes it under the envelope cap. One
-        rule for every endpoint: a request is judged by what it decodes to, so that 16 KiB of
-        zstd that expands to 20 MiB never runs on the event loop. Decoding stops just past
-        LARGE_BODY (collector/encodings.py), so judging costs the loop little."""
+        """The body decoded, when it is small both as sent and decoded (LARGE_DECODED_BODY at
+        most), else None: the request is large, and the lane decodes it under the envelope cap.
+        One rule for every endpoint: a request is judged by what it decodes to, so that 16 KiB
+        of zstd that expands to 20 MiB never runs on the event loop. Decoding stops just past
+        LARGE_DECODED_BODY (collector/encodings.py), so judging costs the loop little."""
         if LargeRequestLane.is_large(len(body), encoding):
             return None
         if not encoding or encoding.strip().lower() == "identity":
             return body
         try:
-            return decode_body(body, encoding, LARGE_BODY)
+            return decode_body(body, encoding, LARGE_DECODED_BODY)
         except PayloadTooLarge:
             return None
 

@@ -14,7 +14,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as OtlpSpan
 from sqlalchemy import select
 
-from collector.lanes import LARGE_BODY, LargeRequestLane
+from collector.lanes import LARGE_BODY, LARGE_DECODED_BODY, LargeRequestLane
 from collector.limits import MAX_ATTRIBUTES, MAX_LOG_BODY, MAX_SPAN_NAME
 from collector.otlp import map_traces
 from collector.otlp_mapping import TOO_MANY, Mapped, fill_segments, origin_of, span_entry
@@ -100,10 +100,14 @@ def test_a_small_compressed_body_that_expands_is_large() -> None:
     expanding = zstandard.ZstdCompressor().compress(b"\0" * (20 * 1024 * 1024))
     assert len(expanding) < 16 * 1024
     assert LargeRequestLane.small_body(expanding, "zstd") is None
-    assert LargeRequestLane.small_body(gzip.compress(b"\0" * (LARGE_BODY + 1)), "gzip") is None
-    small = b"x" * LARGE_BODY
+    too_big = b"\0" * (LARGE_DECODED_BODY + 1)
+    assert LargeRequestLane.small_body(gzip.compress(too_big), "gzip") is None
+    # An SDK's batch of logs or spans (~100 KiB decoded) stays on the fast path.
+    small = b"x" * LARGE_DECODED_BODY
     assert LargeRequestLane.small_body(gzip.compress(small), "gzip") == small
-    assert LargeRequestLane.small_body(small, None) == small
+    plain = b"x" * LARGE_BODY  # as sent, a body is small up to LARGE_BODY
+    assert LargeRequestLane.small_body(plain, None) == plain
+    assert LargeRequestLane.small_body(plain + b"x", None) is None
 
 
 def test_many_attributes_in_a_small_zstd_body_are_a_partial_success(
