@@ -19,7 +19,7 @@ from sqlalchemy import Connection, bindparam, delete, literal, select, tuple_, u
 from correlator.flows import Judged, expectation, known_services, learned_paths, relearn
 from correlator.journeys import Expectation, JourneySummary, TimelineEvent, summarize
 from correlator.settings import CorrelatorSettings
-from reads.span_parents import TraceSpans, trace_spans
+from reads.span_parents import KEY, SPAN, Parentage
 from rules.config import DEFAULT_SCOPE, CorrelationRules, current_rules
 from store.clock import utcnow
 from store.engine import Database
@@ -42,8 +42,6 @@ log = logging.getLogger(__name__)
 
 STATE = JOURNEYS_STATE
 TRACE = "trace"
-KEY = "key"
-SPAN = "span"  # journey_event.via of an event placed by span parentage within a shared trace
 
 
 @dataclass(slots=True)
@@ -458,7 +456,7 @@ class Correlator:
             ).all():
                 current[row_id].add(journey_id)
         scope_of = self._journey_scopes(connection, journeys_of)
-        parentage: dict[str, TraceSpans] = {}
+        parentage = Parentage(connection)
         touched: set[int] = set()
         add: list[dict[str, Any]] = []
         for row_id in ids:
@@ -469,7 +467,7 @@ class Correlator:
                 for journey_id in journeys_of.get(link, ())
                 if scope_of.get(journey_id) == batch.scope[row_id]  # never across scopes
             }
-            target, via = self._target(connection, batch, row_id, candidates, parentage)
+            target, via = self._target(batch, row_id, candidates, parentage)
             stale = current.get(row_id, set()) - {target}
             if stale:
                 connection.execute(
@@ -490,11 +488,7 @@ class Correlator:
 
     @staticmethod
     def _target(
-        connection: Connection,
-        batch: _Batch,
-        row_id: int,
-        candidates: set[int],
-        parentage: dict[str, TraceSpans],
+        batch: _Batch, row_id: int, candidates: set[int], parentage: Parentage
     ) -> tuple[int | None, str | None]:
         """The one journey a keyless event's links lead to, and the link kind to record when
         it is not simply the link's own (None). When they lead to several (orders sent one
@@ -504,10 +498,7 @@ class Correlator:
             return next(iter(candidates)), None
         if not candidates or row_id not in batch.spans:
             return None, None
-        trace_id, span_id, parent_span_id = batch.spans[row_id]
-        if trace_id not in parentage:
-            parentage[trace_id] = trace_spans(connection, trace_id)
-        owners = parentage[trace_id].owners(span_id, parent_span_id)
+        owners = parentage.owners(*batch.spans[row_id])
         through = {owner.journey_id for owner in owners} & candidates
         return (through.pop(), SPAN) if len(through) == 1 else (None, None)
 

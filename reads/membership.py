@@ -15,14 +15,12 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from reads.schemas import JoinedBy, JoinedByKey, JoinedByLink
-from reads.span_parents import TraceSpans, trace_spans
+from reads.span_parents import KEY, SPAN, Parentage
 from rules.config import current_rules
 from store.models import CorrelationKey, Event, Journey, JourneyEvent
 from store.sql import IN_LIST_SIZE, chunked
 
-KEY = "key"  # journey_event.via of an event that carries the journey key (correlator/worker.py)
 TRACE = "trace"  # journey_event.via of an event placed by its trace
-SPAN = "span"  # … placed by span parentage in a trace several journeys share
 CHUNK = IN_LIST_SIZE  # ids per IN list
 PAIR_CHUNK = 400  # (name, value) pairs per IN list (two bound values each)
 
@@ -111,13 +109,11 @@ def _by_span(
 ) -> Iterable[tuple[int, JoinedByLink]]:
     """Each span-placed event's nearest keyed ancestor in this journey: the span and its
     owner's event_id (one walk per trace, reads/span_parents.py)."""
-    traces: dict[str, TraceSpans] = {}
+    parentage = Parentage(session)
     for event in placed:
         if not event.trace_id:
             continue
-        if event.trace_id not in traces:
-            traces[event.trace_id] = trace_spans(session, event.trace_id)
-        owners = traces[event.trace_id].owners(event.span_id, event.parent_span_id)
+        owners = parentage.owners(event.trace_id, event.span_id, event.parent_span_id)
         mine = [owner for owner in owners if owner.journey_id == journey_id]
         if mine:
             yield event.id, JoinedByLink(via=SPAN, value=mine[0].span_id, through=mine[0].event_id)

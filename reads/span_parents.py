@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from store.models import Event, JourneyEvent, Span
 
 KEY = "key"  # journey_event.via of an event that carries the journey key (correlator/worker.py)
+SPAN = "span"  # journey_event.via of an event placed by span parentage in a shared trace
 MAX_SPANS = 20_000  # spans of one trace read for a walk
 MAX_DEPTH = 256  # steps of one walk
 
@@ -87,3 +88,17 @@ def trace_spans(reader: Connection | Session, trace_id: str) -> TraceSpans:
         if owned:
             spans.owned[owned].append(Owner(journey_id, event_id, owned))
     return spans
+
+
+@dataclass(slots=True)
+class Parentage:
+    """Span parentage of the traces asked about, each trace read once (`trace_spans`)."""
+
+    reader: Connection | Session
+    traces: dict[str, TraceSpans] = field(default_factory=dict)
+
+    def owners(self, trace_id: str, span_id: str | None, parent_span_id: str | None) -> list[Owner]:
+        """`TraceSpans.owners` in trace `trace_id`."""
+        if trace_id not in self.traces:
+            self.traces[trace_id] = trace_spans(self.reader, trace_id)
+        return self.traces[trace_id].owners(span_id, parent_span_id)
